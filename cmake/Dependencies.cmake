@@ -1,0 +1,35 @@
+# Implements: finding every third-party dependency once, as imported targets.
+# All come from Debian packages (see docs/dependencies.md); nothing is fetched.
+find_package(Threads REQUIRED)
+find_package(Torch REQUIRED)            # Debian libtorch-dev, or PyTorch's LibTorch on the GPU machine
+find_package(fmt REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+find_package(PNG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(nlohmann_json REQUIRED)
+# OpenCV imgproc (contours) from libopencv-imgproc-dev, which ships no CMake config.
+find_path(OPENCV_INCLUDE_DIR NAMES opencv2/imgproc.hpp PATH_SUFFIXES opencv4 REQUIRED)
+find_library(OPENCV_CORE_LIBRARY NAMES opencv_core REQUIRED)
+find_library(OPENCV_IMGPROC_LIBRARY NAMES opencv_imgproc REQUIRED)
+add_library(c2am_opencv INTERFACE)
+target_link_libraries(c2am_opencv INTERFACE ${OPENCV_IMGPROC_LIBRARY} ${OPENCV_CORE_LIBRARY})
+target_include_directories(c2am_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
+find_package(MPI COMPONENTS CXX)
+find_package(HDF5 COMPONENTS C)
+find_library(XXHASH_LIBRARY NAMES xxhash REQUIRED)
+find_path(XXHASH_INCLUDE_DIR NAMES xxhash.h REQUIRED)
+add_library(c2am_xxhash INTERFACE)
+target_link_libraries(c2am_xxhash INTERFACE ${XXHASH_LIBRARY})
+target_include_directories(c2am_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
+
+# LibTorch's exported flags, as one INTERFACE target so torch users stay uniform.
+add_library(c2am_torch INTERFACE)
+target_link_libraries(c2am_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(c2am_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+target_compile_options(c2am_torch INTERFACE ${TORCH_CXX_FLAGS_LIST})
+if(TORCH_CXX_FLAGS)
+  separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+  target_compile_options(c2am_torch INTERFACE ${_torch_flags})
+endif()

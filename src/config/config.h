@@ -1,0 +1,83 @@
+// Implements: the typed, validated configuration of every c2am command.
+// TOML files are parsed once into these structs (config.cpp); unknown keys,
+// wrong types and out-of-range values are UsageErrors naming file:line and
+// the key path. Only this module reads TOML or environment variables.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace c2am::config {
+
+struct ModelConfig {
+  std::string arch = "resnet50";            // resnet18 | resnet34 | resnet50 | resnet101
+  std::array<int, 4> strides = {1, 2, 2, 1};  // stride of layer1..layer4, each 1 or 2
+  std::string pretrained;                   // torch.save'd state_dict (.pth); "" = random init
+};
+
+struct LossConfig {
+  double alpha = 0.05;  // rank-weight decay of the positive terms, >= 0
+};
+
+struct DataConfig {
+  std::string layout = "cub";  // cub | imagenet | voc | folder
+  std::string root;            // dataset folder (raw layout, or a packed folder later)
+  int train_resize = 256;      // square resize before the random crop, > 0
+  int train_crop = 224;        // random crop side, 0 < crop <= resize
+  bool flip = true;            // random horizontal flip in training
+  int test_resize = 480;
+  int test_crop = 448;
+  int loader_threads = 0;      // 0 = same as run.threads
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};
+  std::array<double, 3> std = {0.229, 0.224, 0.225};
+};
+
+struct TrainConfig {
+  int epochs = 20;                 // > 0
+  int batch_size = 16;             // global batch over all ranks, > 0
+  double lr = 1e-4;                // base learning rate, > 0
+  double weight_decay = 1e-4;      // >= 0, on conv weights
+  std::string optimizer = "reference";  // reference (momentum 1e-4, the reference's slip) | sgd
+  double momentum = 0.9;           // used when optimizer = "sgd", in [0, 1)
+  double head_lr_mult = 10.0;      // lr multiplier of the disentangler head, > 0
+  double poly_power = 0.9;         // lr * (1 - step/max_step)^poly_power
+  int max_steps = 0;               // > 0 stops early after this many steps (tests, smoke runs)
+  std::uint64_t seed = 0;          // data order, augmentation and init
+  int log_every = 10;              // steps between progress lines, > 0
+  int checkpoint_every = 0;        // steps between checkpoints; 0 = end of each epoch only
+  int keep_checkpoints = 3;        // newest K kept, > 0
+};
+
+struct EvalConfig {
+  int every_epochs = 0;        // evaluate during training every N epochs; 0 = only at the end
+  int batch_size = 32;         // > 0
+  int heatmaps = 16;           // heatmap PNGs written by the demo/eval, >= 0
+};
+
+struct RunConfig {
+  std::string out = "runs/default";  // run folder: config, metrics, checkpoints
+  int threads = 0;                   // CPU intra-op threads; 0 = all cores
+};
+
+struct Config {
+  ModelConfig model;
+  LossConfig loss;
+  DataConfig data;
+  TrainConfig train;
+  EvalConfig eval;
+  RunConfig run;
+};
+
+// Loads `files` in order (later files override earlier ones), then applies
+// `overrides` ("a.b=value", TOML value syntax; bare words are strings), then
+// validates. Errors name file:line (or "--set a.b=value") and the key path.
+Config load(const std::vector<std::string>& files, const std::vector<std::string>& overrides);
+
+// The resolved configuration as TOML text; load() of it gives the same Config.
+std::string to_toml(const Config& cfg);
+
+// Validates ranges and choices; throws UsageError naming the key path.
+void validate(const Config& cfg);
+
+}  // namespace c2am::config

@@ -1,0 +1,54 @@
+#include "util/log.h"
+
+#include <unistd.h>
+
+#include "util/error.h"
+
+namespace c2am::util {
+
+Logger::~Logger() {
+  if (metrics_ != nullptr) std::fclose(metrics_);
+}
+
+std::string Logger::prefix(std::string_view level) const {
+  if (world_ > 1) return fmt::format("[rank {}] {}: ", rank_, level);
+  return fmt::format("{}: ", level);
+}
+
+void Logger::write_line(const std::string& s) {
+  std::fputs(s.c_str(), stderr);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+void Logger::progress(const std::string& line) const {
+  if (rank_ != 0) return;
+  if (isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    progress_open_ = true;
+  } else {
+    write_line(line);
+  }
+  std::fflush(stderr);
+}
+
+void Logger::end_progress() const {
+  if (progress_open_) std::fputc('\n', stderr);
+  progress_open_ = false;
+}
+
+void Logger::open_metrics(const std::string& path) {
+  if (rank_ != 0) return;
+  if (metrics_ != nullptr) std::fclose(metrics_);
+  metrics_ = std::fopen(path.c_str(), "a");
+  if (metrics_ == nullptr) throw_errno("cannot open metrics file", path);
+}
+
+void Logger::metric(const std::string& json_line) const {
+  if (metrics_ == nullptr) return;
+  std::fputs(json_line.c_str(), metrics_);
+  std::fputc('\n', metrics_);
+  std::fflush(metrics_);
+}
+
+}  // namespace c2am::util
