@@ -3,5 +3,5 @@ add_library(c2am_warnings INTERFACE)
 add_library(c2am::warnings ALIAS c2am_warnings)
 target_compile_options(c2am_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wformat=2
+  -Wunused -Woverloaded-virtual -Wformat=2
   $<$<BOOL:${C2AM_WARNINGS_AS_ERRORS}>:-Werror>)

@@ -74,6 +74,10 @@ struct Config {
 // validates. Errors name file:line (or "--set a.b=value") and the key path.
 Config load(const std::vector<std::string>& files, const std::vector<std::string>& overrides);
 
+// Parses TOML text (e.g. the config saved in a checkpoint); `source_name`
+// stands for the file in error messages.
+Config load_from_string(const std::string& text, const std::string& source_name);
+
 // The resolved configuration as TOML text; load() of it gives the same Config.
 std::string to_toml(const Config& cfg);
 

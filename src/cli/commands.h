@@ -1,0 +1,34 @@
+// Implements: the registry of `c2am` subcommands. Each cmd_*.cpp adds one
+// subcommand to the CLI11 app and sets the action run when it is chosen.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace c2am::cli {
+
+using Action = std::function<int()>;
+
+// Options that every config-driven command shares, spelled the same everywhere.
+struct ConfigOptions {
+  std::vector<std::string> files;      // -c, --config (repeatable)
+  std::vector<std::string> overrides;  // --set key.path=value (repeatable)
+  std::string data;                    // --data DIR -> data.root
+  std::string out;                     // -o, --out PATH -> run.out
+  int threads = 0;                     // --threads N -> run.threads
+};
+void add_config_options(CLI::App* cmd, ConfigOptions* opts, bool with_out = true);
+// Files, then --set, then the dedicated flags (--data, --out, --threads) last.
+config::Config resolve_config(const ConfigOptions& opts);
+
+void add_synth(CLI::App& app, Action* action);
+void add_config(CLI::App& app, Action* action);
+void add_train(CLI::App& app, Action* action);
+void add_eval_wsol(CLI::App& app, Action* action);
+void add_parity(CLI::App& app, Action* action);
+
+}  // namespace c2am::cli

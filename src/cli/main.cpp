@@ -1,0 +1,50 @@
+// Implements: the `c2am` executable: one binary, git-style subcommands.
+// Catches every error, reports it and exits with the documented status
+// (0 ok, 2 usage/config, 1 other failures).
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <exception>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+#ifndef C2AM_VERSION
+#define C2AM_VERSION "unknown"
+#endif
+
+namespace {
+
+int run(int argc, char** argv) {
+  CLI::App app{"c2am: C²AM (contrastive class-agnostic activation maps) training and evaluation"};
+  app.set_version_flag("--version", std::string("c2am ") + C2AM_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run 'c2am <command> --help' for a command's options and an example.");
+  c2am::cli::Action action;
+  c2am::cli::add_synth(app, &action);
+  c2am::cli::add_config(app, &action);
+  c2am::cli::add_train(app, &action);
+  c2am::cli::add_eval_wsol(app, &action);
+  c2am::cli::add_parity(app, &action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? c2am::kExitOk : c2am::kExitUsage;
+  }
+  return action();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const c2am::UsageError& e) {
+    fmt::print(stderr, "c2am: error: {}\n", e.what());
+    return c2am::kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "c2am: error: {}\n", e.what());
+    return c2am::kExitFailure;
+  }
+}

@@ -1,0 +1,121 @@
+#include "model/weights.h"
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace c2am::model {
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+void collect(const c10::IValue& value, const std::string& prefix, TensorDict* out) {
+  if (value.isTensor()) {
+    (*out)[prefix] = value.toTensor();
+  } else if (value.isGenericDict()) {
+    for (const auto& item : value.toGenericDict()) {
+      if (!item.key().isString()) continue;
+      const std::string key = item.key().toStringRef();
+      collect(item.value(), prefix.empty() ? key : prefix + "." + key, out);
+    }
+  }
+}
+
+std::string shape_str(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+}  // namespace
+
+TensorDict read_tensor_dict(const std::string& path) {
+  const std::string bytes = util::read_file(path);
+  c10::IValue root;
+  try {
+    root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("cannot read '{}' as a torch.save file: {}", path, e.what_without_backtrace()));
+  }
+  if (root.isTensor()) return {{"", root.toTensor()}};
+  if (!root.isGenericDict()) throw Error(fmt::format("'{}' holds no dict of tensors", path));
+  for (const char* nested : {"state_dict", "model"}) {
+    for (const auto& item : root.toGenericDict()) {
+      if (item.key().isString() && item.key().toStringRef() == nested && item.value().isGenericDict()) {
+        TensorDict out;
+        collect(item.value(), "", &out);
+        return out;
+      }
+    }
+  }
+  TensorDict out;
+  collect(root, "", &out);
+  return out;
+}
+
+void write_tensor_dict(const std::string& path, const TensorDict& tensors) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  util::write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
+}
+
+std::string map_pretrained_key(const std::string& key, bool* ignored) {
+  *ignored = false;
+  std::string k = key;
+  while (starts_with(k, "module.")) k = k.substr(7);
+  if (starts_with(k, "encoder_k.") || k == "queue" || k == "queue_ptr" || starts_with(k, "queue")) {
+    *ignored = true;  // MoCo/DetCo momentum encoder and queue
+    return "";
+  }
+  for (const char* p : {"encoder_q.", "encoder."}) {
+    if (starts_with(k, p)) k = k.substr(std::string(p).size());
+  }
+  if (starts_with(k, "backbone.") || starts_with(k, "ac_head.")) return k;
+  if (starts_with(k, "fc.")) {
+    *ignored = true;
+    return "";
+  }
+  return "backbone." + k;
+}
+
+ImportReport import_weights(torch::nn::Module& net, const TensorDict& file_tensors, const std::string& path) {
+  std::map<std::string, torch::Tensor> ours;
+  for (const auto& p : net.named_parameters(/*recurse=*/true)) ours[p.key()] = p.value();
+  for (const auto& b : net.named_buffers(/*recurse=*/true)) ours[b.key()] = b.value();
+
+  ImportReport report;
+  std::map<std::string, bool> filled;
+  torch::NoGradGuard no_grad;
+  for (const auto& [key, tensor] : file_tensors) {
+    bool ignored = false;
+    const std::string name = map_pretrained_key(key, &ignored);
+    if (ignored) {
+      report.ignored.push_back(key);
+      continue;
+    }
+    const auto it = ours.find(name);
+    if (it == ours.end()) {
+      report.unexpected.push_back(key);
+      continue;
+    }
+    if (!it->second.sizes().equals(tensor.sizes())) {
+      throw UsageError(fmt::format("{}: key '{}' has shape {} but the network's '{}' has shape {}", path, key,
+                                   shape_str(tensor), name, shape_str(it->second)));
+    }
+    it->second.copy_(tensor.to(it->second.dtype()));
+    filled[name] = true;
+    report.loaded.push_back(name);
+  }
+  for (const auto& [name, t] : ours) {
+    if (!filled.count(name)) report.missing.push_back(name);
+  }
+  return report;
+}
+
+TensorDict state_dict(const torch::nn::Module& net) {
+  TensorDict out;
+  for (const auto& p : net.named_parameters(/*recurse=*/true)) out[p.key()] = p.value().detach().clone();
+  for (const auto& b : net.named_buffers(/*recurse=*/true)) out[b.key()] = b.value().detach().clone();
+  return out;
+}
+
+}  // namespace c2am::model
