@@ -2,7 +2,7 @@
 // weights and a batch written by PyTorch, with every intermediate written to
 // a file that Python's torch.load reads (for porting checks against the
 // reference implementation).
-#include <fmt/core.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "cli/commands.h"

@@ -1,6 +1,7 @@
 // Implements: the plain 8-bit image buffer shared by codecs, transforms and
 // the synthetic generator (no tensors here).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

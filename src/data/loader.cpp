@@ -1,0 +1,210 @@
+#include "data/loader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "data/cub_layout.h"
+#include "data/jpeg.h"
+#include "data/resize.h"
+#include "util/error.h"
+
+namespace c2am::data {
+
+namespace {
+
+// SplitMix64: a tiny, well-mixed generator whose whole state is one word.
+struct SplitMix64 {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  // Uniform integer in [0, bound) (bound > 0), by rejection to avoid modulo bias.
+  uint64_t below(uint64_t bound) {
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    uint64_t x;
+    do x = next();
+    while (x >= limit);
+    return x % bound;
+  }
+};
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  SplitMix64 g{a ^ (b * 0xD6E8FEB86659FD93ull)};
+  return g.next();
+}
+
+}  // namespace
+
+std::vector<Sample> list_samples(const config::DataConfig& cfg, const std::string& split) {
+  if (cfg.root.empty()) throw UsageError("data.root is empty: pass --data DIR or set data.root");
+  if (cfg.layout != "cub") {
+    throw UsageError(fmt::format("data.layout '{}': training from this raw layout needs a packed dataset "
+                                 "(c2am pack); only 'cub' is read raw",
+                                 cfg.layout));
+  }
+  const bool want_train = split == "train";
+  std::vector<Sample> out;
+  for (const CubRecord& r : read_cub(cfg.root)) {
+    if (r.is_train != want_train) continue;
+    Sample s;
+    s.name = r.rel_path;
+    s.path = (std::filesystem::path(cfg.root) / "images" / r.rel_path).string();
+    s.label = r.label;
+    s.boxes = r.boxes;
+    out.push_back(std::move(s));
+  }
+  if (out.empty()) throw UsageError(fmt::format("dataset '{}' has no {} images", cfg.root, split));
+  return out;
+}
+
+Transform train_transform(const config::DataConfig& cfg) {
+  return Transform{cfg.train_resize, cfg.train_crop, true, cfg.flip, cfg.mean, cfg.std};
+}
+
+Transform test_transform(const config::DataConfig& cfg) {
+  return Transform{cfg.test_resize, cfg.test_crop, false, false, cfg.mean, cfg.std};
+}
+
+namespace {
+// torchvision CenterCrop offset.
+int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
+}  // namespace
+
+Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t) {
+  const float sx = static_cast<float>(t.resize) / static_cast<float>(orig_w);
+  const float sy = static_cast<float>(t.resize) / static_cast<float>(orig_h);
+  const float off = static_cast<float>(centre_offset(t.resize, t.crop));
+  const float lim = static_cast<float>(t.crop);
+  auto clip = [lim](float v) { return std::min(std::max(v, 0.0f), lim); };
+  return Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off), clip(box.y1 * sy - off)};
+}
+
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  SplitMix64 g{mix(seed, static_cast<uint64_t>(epoch) + 1)};
+  for (int64_t i = n - 1; i > 0; --i) {  // Fisher-Yates
+    const auto j = static_cast<int64_t>(g.below(static_cast<uint64_t>(i) + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+Loader::Loader(std::vector<Sample> samples, Transform transform, LoaderOptions options)
+    : samples_(std::move(samples)), transform_(transform), options_(options) {
+  if (options_.batch_per_rank <= 0) throw UsageError("loader: batch size per rank must be > 0");
+  if (options_.threads <= 0) options_.threads = 1;
+}
+
+Loader::~Loader() {
+  if (pending_valid_) pending_.wait();
+}
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t global = static_cast<int64_t>(options_.batch_per_rank) * options_.world;
+  const auto n = static_cast<int64_t>(samples_.size());
+  return options_.drop_last ? n / global : (n + global - 1) / global;
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
+  if (pending_valid_) {
+    pending_.wait();
+    pending_valid_ = false;
+  }
+  epoch_ = epoch;
+  const auto n = static_cast<int64_t>(samples_.size());
+  if (options_.shuffle) {
+    order_ = epoch_permutation(n, options_.seed, epoch);
+  } else {
+    order_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order_[static_cast<size_t>(i)] = i;
+  }
+  next_batch_ = skip_batches;
+  prefetch();
+}
+
+void Loader::prefetch() {
+  if (next_batch_ >= batches_per_epoch()) return;
+  pending_ = std::async(std::launch::async, [this, b = next_batch_] { return load(b); });
+  pending_valid_ = true;
+}
+
+std::optional<Batch> Loader::next() {
+  if (!pending_valid_) return std::nullopt;
+  Batch batch = pending_.get();
+  pending_valid_ = false;
+  ++next_batch_;
+  prefetch();
+  return batch;
+}
+
+Batch Loader::load(int64_t batch_index) const {
+  const int64_t global = static_cast<int64_t>(options_.batch_per_rank) * options_.world;
+  const int64_t begin = batch_index * global + static_cast<int64_t>(options_.rank) * options_.batch_per_rank;
+  const int64_t end = std::min<int64_t>(begin + options_.batch_per_rank, static_cast<int64_t>(order_.size()));
+  const int64_t n = std::max<int64_t>(0, end - begin);
+
+  const int crop = transform_.crop;
+  Batch batch;
+  batch.images = torch::empty({n, 3, crop, crop}, torch::kFloat32);
+  batch.sample_ids.resize(static_cast<size_t>(n));
+  batch.original_sizes.resize(static_cast<size_t>(n));
+  if (options_.keep_crops) batch.crops.resize(static_cast<size_t>(n));
+  float* out = batch.images.data_ptr<float>();
+
+  auto work = [&](int64_t i) {
+    const int64_t id = order_[static_cast<size_t>(begin + i)];
+    const Sample& s = samples_[static_cast<size_t>(id)];
+    Image img = read_jpeg(s.path, transform_.resize);
+    batch.sample_ids[static_cast<size_t>(i)] = id;
+    batch.original_sizes[static_cast<size_t>(i)] = {img.width, img.height};
+    img = resize_bilinear(img, transform_.resize, transform_.resize);
+    int x = 0, y = 0;
+    bool flip = false;
+    if (transform_.train) {
+      SplitMix64 g{mix(mix(options_.seed, static_cast<uint64_t>(epoch_)), static_cast<uint64_t>(id))};
+      x = static_cast<int>(g.below(static_cast<uint64_t>(transform_.resize - crop) + 1));
+      y = static_cast<int>(g.below(static_cast<uint64_t>(transform_.resize - crop) + 1));
+      flip = transform_.flip && (g.next() & 1u);
+    } else {
+      x = y = centre_offset(transform_.resize, crop);
+    }
+    img = data::crop(img, x, y, crop, crop);
+    if (flip) img = hflip(img);
+    float* dst = out + i * 3 * crop * crop;
+    const size_t plane = static_cast<size_t>(crop) * crop;
+    for (int c = 0; c < 3; ++c) {
+      const float scale = static_cast<float>(1.0 / (255.0 * transform_.std[c]));
+      const float shift = static_cast<float>(transform_.mean[c] / transform_.std[c]);
+      for (size_t p = 0; p < plane; ++p) dst[c * plane + p] = img.pixels[p * 3 + c] * scale - shift;
+    }
+    if (options_.keep_crops) batch.crops[static_cast<size_t>(i)] = std::move(img);
+  };
+
+  const int threads = static_cast<int>(std::min<int64_t>(options_.threads, std::max<int64_t>(n, 1)));
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        for (int64_t i = t; i < n; i += threads) work(i);
+      } catch (...) {
+        errors[static_cast<size_t>(t)] = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  return batch;
+}
+
+}  // namespace c2am::data

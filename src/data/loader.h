@@ -1,0 +1,96 @@
+// Implements: the training/evaluation loader. A global epoch-seeded
+// permutation is cut into global batches; rank r of R takes rows
+// [r*n, (r+1)*n) of each (so R ranks x n see exactly what 1 rank x R*n sees);
+// the remainder is dropped in training. Each sample's augmentation draws from
+// its own generator seeded by (seed, epoch, sample index), so batches depend
+// only on (seed, epoch, rank, world), never on the thread count. Decoding and
+// transforms run on a pool of threads; the next batch is prepared while the
+// current one trains. Resuming mid-epoch skips the consumed batches.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "data/image.h"
+
+namespace c2am::data {
+
+struct Sample {
+  std::string name;        // path relative to the dataset root (reported in errors)
+  std::string path;        // absolute or root-relative file path
+  int label = -1;
+  std::vector<Box> boxes;  // ground truth in original pixels (evaluation splits)
+};
+
+// The samples of one split ("train" | "test") of the configured dataset.
+std::vector<Sample> list_samples(const config::DataConfig& cfg, const std::string& split);
+
+struct Transform {
+  int resize = 256;  // square resize
+  int crop = 224;    // random (train) or centre (test) crop
+  bool train = true;
+  bool flip = true;
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};
+  std::array<double, 3> std = {0.229, 0.224, 0.225};
+};
+Transform train_transform(const config::DataConfig& cfg);
+Transform test_transform(const config::DataConfig& cfg);
+
+// Ground-truth box in the test crop's coordinates (resize then centre crop), clipped.
+Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t);
+
+struct Batch {
+  torch::Tensor images;              // n x 3 x crop x crop, float32, normalised
+  std::vector<int64_t> sample_ids;   // indices into the sample list
+  std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each decoded image
+  std::vector<Image> crops;          // the un-normalised crops, only when keep_crops
+};
+
+struct LoaderOptions {
+  int batch_per_rank = 16;
+  int rank = 0;
+  int world = 1;
+  int threads = 1;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = true;   // false: the last batch is short (evaluation)
+  bool keep_crops = false;
+};
+
+// The global sample order of an epoch (a pure function of seed and epoch).
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
+
+class Loader {
+ public:
+  Loader(std::vector<Sample> samples, Transform transform, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  int64_t batches_per_epoch() const;
+  const std::vector<Sample>& samples() const { return samples_; }
+  // Starts `epoch`, skipping its first `skip_batches` batches (resume).
+  void start_epoch(int64_t epoch, int64_t skip_batches = 0);
+  // The next batch of this rank, or nullopt at the end of the epoch.
+  std::optional<Batch> next();
+
+ private:
+  Batch load(int64_t batch_index) const;
+  void prefetch();
+
+  std::vector<Sample> samples_;
+  Transform transform_;
+  LoaderOptions options_;
+  std::vector<int64_t> order_;
+  int64_t epoch_ = 0;
+  int64_t next_batch_ = 0;
+  std::future<Batch> pending_;
+  bool pending_valid_ = false;
+};
+
+}  // namespace c2am::data

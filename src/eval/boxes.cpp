@@ -1,0 +1,118 @@
+// Implements: boxes from a score map by the wsolevaluation protocol, box
+// scaling and IoU (see boxes.h).
+#include "eval/boxes.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <opencv2/imgproc.hpp>
+
+#include "util/error.h"
+
+namespace c2am::eval {
+
+Scale map_to_crop(int map_width, int map_height, int crop_width, int crop_height) {
+  if (map_width <= 0 || map_height <= 0 || crop_width <= 0 || crop_height <= 0) {
+    throw Error(fmt::format("map_to_crop: sizes must be positive (map {}x{}, crop {}x{})", map_width,
+                            map_height, crop_width, crop_height));
+  }
+  return Scale{static_cast<double>(crop_width) / map_width, static_cast<double>(crop_height) / map_height};
+}
+
+data::Box scale_box(const data::Box& box, const Scale& scale) {
+  return data::Box{static_cast<float>(box.x0 * scale.x), static_cast<float>(box.y0 * scale.y),
+                   static_cast<float>(box.x1 * scale.x), static_cast<float>(box.y1 * scale.y)};
+}
+
+ScoreImage::ScoreImage(const MapView& map) : width_(map.width), height_(map.height) {
+  if (map.data == nullptr || map.width <= 0 || map.height <= 0) {
+    throw Error(fmt::format("score map: empty map ({}x{})", map.width, map.height));
+  }
+  const size_t n = static_cast<size_t>(width_) * height_;
+  pixels_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float v = map.data[i];
+    if (!(v >= 0.0f && v <= 1.0f)) {  // also rejects NaN
+      throw Error(
+          fmt::format("score map: value {} at (x={}, y={}) is outside [0, 1]; normalise the map first", v,
+                      i % width_, i / width_));
+    }
+    // numpy: (scoremap * 255).astype(np.uint8) -- a float32 product, truncated.
+    const float scaled = v * 255.0f;
+    pixels_[i] = static_cast<std::uint8_t>(scaled);
+    max_value_ = std::max<int>(max_value_, pixels_[i]);
+  }
+}
+
+int ScoreImage::level_for(double tau) const {
+  // int(threshold * np.max(scoremap_image)): float64 product, truncated toward zero.
+  return static_cast<int>(tau * static_cast<double>(max_value_));
+}
+
+std::vector<data::Box> ScoreImage::boxes_above(int level, const BoxOptions& options) const {
+  // OpenCV does not write through src; the const_cast only satisfies cv::Mat's constructor.
+  const cv::Mat src(height_, width_, CV_8UC1, const_cast<std::uint8_t*>(pixels_.data()));
+  cv::Mat binary;
+  cv::threshold(src, binary, static_cast<double>(level), 255.0, cv::THRESH_BINARY);
+
+  std::vector<std::vector<cv::Point>> contours;
+  std::vector<cv::Vec4i> hierarchy;
+  cv::findContours(binary, contours, hierarchy, cv::RETR_TREE, cv::CHAIN_APPROX_SIMPLE);
+  if (contours.empty()) return {data::Box{}};
+
+  auto to_box = [&](const std::vector<cv::Point>& contour) {
+    const cv::Rect r = cv::boundingRect(contour);
+    int x1 = r.x + r.width;
+    int y1 = r.y + r.height;
+    if (options.clip_to_last_pixel) {
+      x1 = std::min(x1, width_ - 1);
+      y1 = std::min(y1, height_ - 1);
+    }
+    return data::Box{static_cast<float>(r.x), static_cast<float>(r.y), static_cast<float>(x1),
+                     static_cast<float>(y1)};
+  };
+
+  std::vector<data::Box> boxes;
+  if (options.multi_contour) {
+    boxes.reserve(contours.size());
+    for (const auto& c : contours) boxes.push_back(to_box(c));
+    return boxes;
+  }
+  // Python's max(contours, key=cv2.contourArea): the first contour of largest area.
+  size_t best = 0;
+  double best_area = cv::contourArea(contours[0]);
+  for (size_t i = 1; i < contours.size(); ++i) {
+    const double area = cv::contourArea(contours[i]);
+    if (area > best_area) {
+      best_area = area;
+      best = i;
+    }
+  }
+  boxes.push_back(to_box(contours[best]));
+  return boxes;
+}
+
+std::vector<data::Box> boxes_at_threshold(const MapView& map, double tau, const BoxOptions& options) {
+  const ScoreImage image(map);
+  return image.boxes_above(image.level_for(tau), options);
+}
+
+namespace {
+
+double iou_with_offset(const data::Box& a, const data::Box& b, double one) {
+  const double ix = std::max(0.0, std::min<double>(a.x1, b.x1) - std::max<double>(a.x0, b.x0) + one);
+  const double iy = std::max(0.0, std::min<double>(a.y1, b.y1) - std::max<double>(a.y0, b.y0) + one);
+  const double inter = ix * iy;
+  const double area_a = (static_cast<double>(a.x1) - a.x0 + one) * (static_cast<double>(a.y1) - a.y0 + one);
+  const double area_b = (static_cast<double>(b.x1) - b.x0 + one) * (static_cast<double>(b.y1) - b.y0 + one);
+  const double denominator = area_a + area_b - inter;
+  return denominator > 0.0 ? inter / denominator : 0.0;
+}
+
+}  // namespace
+
+double iou(const data::Box& a, const data::Box& b) { return iou_with_offset(a, b, 0.0); }
+
+double iou_plus1(const data::Box& a, const data::Box& b) { return iou_with_offset(a, b, 1.0); }
+
+}  // namespace c2am::eval

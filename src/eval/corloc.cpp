@@ -1,0 +1,98 @@
+// Implements: the CorLoc / GT-known Loc accumulator (see corloc.h).
+#include "eval/corloc.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace c2am::eval {
+
+CorLocAccumulator::CorLocAccumulator(bool clip_to_last_pixel)
+    : clip_to_last_pixel_(clip_to_last_pixel), correct_(kCorLocThresholds, 0) {}
+
+std::vector<double> CorLocAccumulator::thresholds() {
+  std::vector<double> taus(kCorLocThresholds);
+  // Python: [(i + 1) / NUM_THRESHOLD for i in range(NUM_THRESHOLD - 1)]
+  for (int i = 0; i < kCorLocThresholds; ++i) taus[i] = static_cast<double>(i + 1) / kCorLocSteps;
+  return taus;
+}
+
+double best_iou(const data::Box& box, const std::vector<data::Box>& gt_boxes) {
+  double best = 0.0;
+  for (const auto& gt : gt_boxes) best = std::max(best, iou(box, gt));
+  return best;
+}
+
+void CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
+                            const std::vector<data::Box>& gt_boxes) {
+  const ScoreImage image(map);
+  const BoxOptions options{/*multi_contour=*/false, clip_to_last_pixel_};
+  const std::vector<double> taus = thresholds();
+  std::vector<data::Box> boxes;
+  boxes.reserve(taus.size());
+  for (double tau : taus)
+    boxes.push_back(scale_box(image.boxes_above(image.level_for(tau), options)[0], to_crop));
+  add_boxes(boxes, gt_boxes);
+}
+
+void CorLocAccumulator::add_boxes(const std::vector<data::Box>& boxes,
+                                  const std::vector<data::Box>& gt_boxes) {
+  if (boxes.size() != correct_.size()) {
+    throw Error(fmt::format("CorLoc: {} boxes given, one per threshold ({}) expected", boxes.size(),
+                            correct_.size()));
+  }
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    if (best_iou(boxes[i], gt_boxes) > kCorLocIou) ++correct_[i];
+  }
+  ++total_;
+}
+
+void CorLocAccumulator::merge(const CorLocAccumulator& other) {
+  for (size_t i = 0; i < correct_.size(); ++i) correct_[i] += other.correct_[i];
+  total_ += other.total_;
+}
+
+std::vector<std::int64_t> CorLocAccumulator::counts() const {
+  std::vector<std::int64_t> out(correct_);
+  out.push_back(total_);
+  return out;
+}
+
+CorLocAccumulator CorLocAccumulator::from_counts(const std::vector<std::int64_t>& counts,
+                                                 bool clip_to_last_pixel) {
+  if (counts.size() != static_cast<size_t>(kCorLocThresholds) + 1) {
+    throw Error(fmt::format("CorLoc: {} counts given, {} expected", counts.size(), kCorLocThresholds + 1));
+  }
+  CorLocAccumulator acc(clip_to_last_pixel);
+  for (int i = 0; i < kCorLocThresholds; ++i) acc.correct_[i] = counts[i];
+  acc.total_ = counts.back();
+  for (std::int64_t c : acc.correct_) {
+    if (c < 0 || c > acc.total_) {
+      throw Error(fmt::format("CorLoc: count {} is outside [0, total={}]", c, acc.total_));
+    }
+  }
+  return acc;
+}
+
+CorLocResult CorLocAccumulator::result() const {
+  CorLocResult r;
+  r.thresholds = thresholds();
+  r.total = total_;
+  r.accuracy.assign(correct_.size(), 0.0);
+  for (size_t i = 0; i < correct_.size(); ++i) {
+    if (total_ > 0) r.accuracy[i] = static_cast<double>(correct_[i]) / static_cast<double>(total_) * 100.0;
+  }
+  // The first tau of highest accuracy (the reference's strict '>' scan); with
+  // no correct image at all this is tau_0 at 0 %, where the reference says 0.
+  size_t best = 0;
+  for (size_t i = 1; i < r.accuracy.size(); ++i) {
+    if (r.accuracy[i] > r.accuracy[best]) best = i;
+  }
+  r.best_threshold = r.thresholds[best];
+  r.best_accuracy = r.accuracy[best];
+  return r;
+}
+
+}  // namespace c2am::eval

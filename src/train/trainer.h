@@ -1,0 +1,24 @@
+// Implements: the training loop, top to bottom: next batch -> forward ->
+// losses -> backward -> step -> diagnostics; checkpoints at intervals and at
+// epoch ends; the polarity rule at the end of the first epoch; exact resume.
+#pragma once
+#include <string>
+
+#include "config/config.h"
+#include "util/log.h"
+
+namespace c2am::train {
+
+struct TrainResult {
+  std::string checkpoint;  // the last checkpoint written
+  int polarity = -1;
+  int64_t steps = 0;
+  double images_per_second = 0;
+};
+
+// Trains as `cfg` says, writing into cfg.run.out (config.toml, metrics.jsonl,
+// checkpoints/). `resume` is "", "auto" (newest valid checkpoint of the run
+// folder, or a fresh start when there is none) or a checkpoint path / folder.
+TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log);
+
+}  // namespace c2am::train
