@@ -50,6 +50,9 @@ void CorLocAccumulator::add_boxes(const std::vector<data::Box>& boxes,
 }
 
 void CorLocAccumulator::merge(const CorLocAccumulator& other) {
+  if (other.clip_to_last_pixel_ != clip_to_last_pixel_) {
+    throw Error("CorLoc: cannot merge accumulators that clip boxes differently");
+  }
   for (size_t i = 0; i < correct_.size(); ++i) correct_[i] += other.correct_[i];
   total_ += other.total_;
 }

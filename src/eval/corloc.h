@@ -42,6 +42,7 @@ class CorLocAccumulator {
   // precomputed prediction; boxes.size() must be kCorLocThresholds.
   void add_boxes(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes);
 
+  // Throws c2am::Error when the two clip boxes differently.
   void merge(const CorLocAccumulator& other);
 
   // Raw counts: [correct(tau_0), ..., correct(tau_18), total]; sum these

@@ -26,7 +26,8 @@ void draw_box(data::Image& image, const data::Box& box, std::array<std::uint8_t,
               int thickness = 2);
 
 // Tiles resized bilinearly to tile_side x tile_side, laid out row by row in
-// `columns` columns with 4 px of white padding around and between them.
+// `columns` columns (fewer when there are fewer tiles) with 4 px of white
+// padding around and between them; 1-channel tiles become grey RGB.
 data::Image contact_sheet(const std::vector<data::Image>& tiles, int columns, int tile_side);
 
 }  // namespace c2am::eval

@@ -47,6 +47,18 @@ double centre_box_corloc(const std::vector<std::vector<data::Box>>& gts, int cro
   return 100.0 * static_cast<double>(hits) / static_cast<double>(gts.size());
 }
 
+torch::Tensor upsampled_normalised(const torch::Tensor& maps, int side) {
+  namespace F = torch::nn::functional;
+  torch::Tensor up = F::interpolate(maps, F::InterpolateFuncOptions()
+                                              .size(std::vector<int64_t>{side, side})
+                                              .mode(torch::kBicubic)
+                                              .align_corners(false));
+  const torch::Tensor flat = up.flatten(1);
+  const torch::Tensor lo = std::get<0>(flat.min(1, /*keepdim=*/true));
+  const torch::Tensor hi = std::get<0>(flat.max(1, /*keepdim=*/true));
+  return ((flat - lo) / (hi - lo).clamp_min(1e-12)).clamp(0.0, 1.0).reshape_as(up).contiguous();
+}
+
 nlohmann::json to_json(const WsolEvalResult& r) {
   nlohmann::json j;
   j["checkpoint"] = r.checkpoint;
@@ -109,6 +121,9 @@ WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& o
         model::oriented_map(net->forward(batch->images).map, result.polarity == 1).contiguous();
     const int mh = static_cast<int>(maps.size(2)), mw = static_cast<int>(maps.size(3));
     const Scale to_crop = map_to_crop(mw, mh, tf.crop, tf.crop);
+    // MaxBoxAccV2 follows wsolevaluation: maps upsampled to the crop and
+    // min-max normalised per image (CorLoc keeps the reference's map-resolution protocol).
+    const torch::Tensor up = upsampled_normalised(maps, tf.crop);
     for (int64_t i = 0; i < maps.size(0); ++i) {
       const data::Sample& s = loader.samples()[static_cast<size_t>(batch->sample_ids[static_cast<size_t>(i)])];
       const auto [ow, oh] = batch->original_sizes[static_cast<size_t>(i)];
@@ -117,7 +132,7 @@ WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& o
       const float* m = maps[i][0].data_ptr<float>();
       const MapView view{m, mw, mh};
       corloc.add(view, to_crop, gt);
-      maxbox.add(view, to_crop, gt);
+      maxbox.add(MapView{up[i][0].data_ptr<float>(), tf.crop, tf.crop}, Scale{}, gt);
       if (static_cast<int>(kept.size()) < options.heatmaps) {
         kept.push_back(Kept{batch->crops[static_cast<size_t>(i)], std::vector<float>(m, m + mw * mh), mw, mh, gt});
       }

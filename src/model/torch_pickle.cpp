@@ -346,7 +346,10 @@ ValuePtr Unpickler::load() {
         push(new_object(cls));
         break;
       }
-      case 'b': build(top()); break;                      // BUILD
+      case 'b':  // BUILD: obj.__setstate__(state)
+        pop();     // the state, which build() drops
+        build(top());
+        break;
       case 'Q': push(persistent_load(pop())); break;      // BINPERSID
       default: fail(fmt::format("unsupported pickle opcode 0x{:02x}", op));
     }
@@ -411,6 +414,13 @@ ValuePtr Unpickler::call(const ValuePtr& callable, const ValuePtr& args_value) {
     if (args.size() < 3) fail(fmt::format("{} with {} arguments", name, args.size()));
     return call(args[0], args[2]);
   }
+  // LibTorch's own pickler (torch::pickle_save) tags containers with their TorchScript type.
+  if (name == "torch.jit._pickle.restore_type_tag" || name == "torch.jit._pickle.build_intlist" ||
+      name == "torch.jit._pickle.build_doublelist" || name == "torch.jit._pickle.build_boollist" ||
+      name == "torch.jit._pickle.build_tensorlist") {
+    if (args.empty()) fail(fmt::format("{} without arguments", name));
+    return args[0];
+  }
   if (name == "torch.Size") {
     if (args.size() != 1) fail("torch.Size with other than one argument");
     return args[0];
@@ -429,11 +439,9 @@ ValuePtr Unpickler::new_object(const ValuePtr& cls) {
   return make_text(Kind::kObject, cls->kind == Kind::kGlobal ? cls->text : std::string(kind_name(cls->kind)));
 }
 
-// BUILD: obj.__setstate__(state). The state of an OrderedDict (its
-// _metadata), of an opaque object or of a tensor's Python attributes is dropped.
+// BUILD on `target`: the state of an OrderedDict (its _metadata), of an
+// opaque object or of a tensor's Python attributes is dropped.
 void Unpickler::build(const ValuePtr& target) {
-  const ValuePtr state = pop();
-  (void)state;
   switch (target->kind) {
     case Kind::kDict:
     case Kind::kList:

@@ -6,7 +6,8 @@ namespace c2am::train {
 
 namespace {
 bool is_conv_weight(const std::string& name, const torch::Tensor& t) {
-  return t.dim() == 4 && name.size() >= 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+  const std::string leaf = name.substr(name.rfind('.') + 1);  // whole name when there is no dot
+  return t.dim() == 4 && leaf == "weight";
 }
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 }  // namespace

@@ -165,7 +165,7 @@ TEST(Optimizer, UpdateEqualsTorchSgdWithTheSameGroups) {
   torch::Tensor ours = w0.clone().set_requires_grad(true);
   torch::Tensor theirs = w0.clone().set_requires_grad(true);
   torch::nn::Module holder;
-  holder.register_parameter("conv.weight", ours);  // a backbone conv weight
+  holder.register_parameter("weight", ours);  // a 4-d ".weight": a backbone conv weight
   c2am::config::TrainConfig tc;
   tc.optimizer = "sgd";
   tc.momentum = 0.9;
