@@ -2,53 +2,31 @@
 
 #include <fmt/format.h>
 
+#include "model/torch_pickle.h"
 #include "util/error.h"
+#include "util/strings.h"
 #include "util/fs.h"
 
 namespace c2am::model {
 
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-void collect(const c10::IValue& value, const std::string& prefix, TensorDict* out) {
-  if (value.isTensor()) {
-    (*out)[prefix] = value.toTensor();
-  } else if (value.isGenericDict()) {
-    for (const auto& item : value.toGenericDict()) {
-      if (!item.key().isString()) continue;
-      const std::string key = item.key().toStringRef();
-      collect(item.value(), prefix.empty() ? key : prefix + "." + key, out);
-    }
-  }
-}
+using util::starts_with;
 
 std::string shape_str(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
 
 }  // namespace
 
 TensorDict read_tensor_dict(const std::string& path) {
-  const std::string bytes = util::read_file(path);
-  c10::IValue root;
-  try {
-    root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("cannot read '{}' as a torch.save file: {}", path, e.what_without_backtrace()));
-  }
-  if (root.isTensor()) return {{"", root.toTensor()}};
-  if (!root.isGenericDict()) throw Error(fmt::format("'{}' holds no dict of tensors", path));
-  for (const char* nested : {"state_dict", "model"}) {
-    for (const auto& item : root.toGenericDict()) {
-      if (item.key().isString() && item.key().toStringRef() == nested && item.value().isGenericDict()) {
-        TensorDict out;
-        collect(item.value(), "", &out);
-        return out;
-      }
+  TensorDict all = read_torch_save(path);
+  for (const std::string nested : {"state_dict.", "model."}) {
+    TensorDict inner;
+    for (const auto& [key, t] : all) {
+      if (starts_with(key, nested)) inner[key.substr(nested.size())] = t;
     }
+    if (!inner.empty()) return inner;
   }
-  TensorDict out;
-  collect(root, "", &out);
-  return out;
+  return all;
 }
 
 void write_tensor_dict(const std::string& path, const TensorDict& tensors) {

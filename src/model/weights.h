@@ -13,7 +13,7 @@ namespace c2am::model {
 
 using TensorDict = std::map<std::string, torch::Tensor>;
 
-// Reads a torch.save'd file. A nested dict under 'state_dict' or 'model'
+// Reads a torch.save'd file (zip format; OrderedDicts, MoCo/DetCo checkpoints). A nested dict under 'state_dict' or 'model'
 // (MoCo/DetCo checkpoints) is used when present; non-tensor entries are skipped.
 TensorDict read_tensor_dict(const std::string& path);
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "util/error.h"
+#include "util/strings.h"
 #include "util/fs.h"
 
 namespace c2am::train {
@@ -17,7 +18,7 @@ namespace {
 constexpr const char* kModelPrefix = "model/";
 constexpr const char* kOptimPrefix = "optim/";
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+using util::starts_with;
 
 }  // namespace
 

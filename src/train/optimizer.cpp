@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "util/strings.h"
+
 namespace c2am::train {
 
 namespace {
@@ -9,7 +11,7 @@ bool is_conv_weight(const std::string& name, const torch::Tensor& t) {
   const std::string leaf = name.substr(name.rfind('.') + 1);  // whole name when there is no dot
   return t.dim() == 4 && leaf == "weight";
 }
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+using util::starts_with;
 }  // namespace
 
 Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg)
