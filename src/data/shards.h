@@ -1,0 +1,113 @@
+// Implements: the packed dataset format (docs/data-format.md): sharded HDF5
+// files, each holding encoded images with an offsets table, labels, names,
+// original sizes, per-image xxh64 checksums, and for evaluation splits the
+// boxes (several per image) and VOC masks (PNG bytes); plus the JSON manifest
+// that lists every shard. Writing goes through a temporary name and a rename;
+// reading is random access by (shard, index). No LibTorch here.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/image.h"
+
+namespace c2am::data {
+
+inline constexpr const char* kShardFormat = "c2am-shards";
+inline constexpr int kShardFormatVersion = 1;
+inline constexpr const char* kManifestName = "manifest.json";
+
+// One sample as packed: the encoded bytes and their metadata.
+struct PackedSample {
+  std::string name;                 // path relative to the source root (unique in the split)
+  int label = -1;                   // 0-based class, -1 = none
+  int width = 0, height = 0;        // of the image the bytes decode to
+  std::vector<std::uint8_t> bytes;  // encoded image (JPEG or PNG), untouched unless re-encoded
+  std::vector<Box> boxes;           // in the pixels of the packed image; may be empty
+  std::vector<std::uint8_t> mask;   // PNG bytes of a VOC class-index mask; may be empty
+};
+
+// The attributes every shard carries (also repeated in the manifest).
+struct ShardInfo {
+  std::string layout;    // cub | imagenet | voc | folder
+  std::string split;     // train | val | test
+  int shard_index = 0;
+  int num_shards = 0;
+  std::string plan_id;   // fingerprint of (source listing, options): a rerun with another plan is detected
+};
+
+// Writes one shard to `<path>.tmp` and renames it to `path` on finish().
+class ShardWriter {
+ public:
+  ShardWriter(const std::string& path, const ShardInfo& info);
+  ~ShardWriter();  // an unfinished shard's temporary file is removed
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
+  void add(const PackedSample& sample);
+  void finish();  // writes datasets + attributes, fsyncs, renames
+  std::uint64_t checksum() const;  // xxh64 over the per-image checksums, in order (valid after finish)
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Random-access reader of one shard. Thread-safe: HDF5 calls are serialised.
+class ShardReader {
+ public:
+  explicit ShardReader(const std::string& path);
+  ~ShardReader();
+  ShardReader(const ShardReader&) = delete;
+  ShardReader& operator=(const ShardReader&) = delete;
+
+  const ShardInfo& info() const;
+  const std::string& path() const;
+  std::int64_t size() const;
+  // Metadata is loaded once at open; bytes are read per call.
+  const std::string& name(std::int64_t i) const;
+  int label(std::int64_t i) const;
+  int width(std::int64_t i) const;
+  int height(std::int64_t i) const;
+  const std::vector<Box>& boxes(std::int64_t i) const;
+  std::uint64_t stored_checksum(std::int64_t i) const;
+  std::vector<std::uint8_t> image_bytes(std::int64_t i) const;  // errors name shard and index
+  std::vector<std::uint8_t> mask_bytes(std::int64_t i) const;   // empty when none
+  bool has_masks() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+struct ManifestShard {
+  std::string file;  // relative to the manifest's folder
+  std::int64_t count = 0;
+  std::uint64_t checksum = 0;  // ShardWriter::checksum()
+};
+
+struct Manifest {
+  std::string format = kShardFormat;
+  int version = kShardFormatVersion;
+  std::string layout, split, source, plan_id;
+  std::vector<std::string> classes;  // index = label
+  std::vector<ManifestShard> shards;
+  std::int64_t count = 0;
+  std::string options_json;  // the pack options, as JSON text
+};
+
+void write_manifest(const std::string& dir, const Manifest& m);  // atomic
+Manifest read_manifest(const std::string& dir);                  // errors name the file and key
+
+// 64-bit xxHash of bytes (seed 0), the per-image checksum.
+std::uint64_t checksum64(const std::uint8_t* data, std::size_t size);
+
+struct VerifyReport {
+  std::int64_t images = 0;
+  std::int64_t decoded = 0;
+  std::vector<std::string> problems;  // each names the shard and index
+};
+// Checks schema, counts, checksums against the manifest; with `decode`, also that every image decodes.
+VerifyReport verify_packed(const std::string& dir, bool decode, int threads);
+
+}  // namespace c2am::data
