@@ -80,6 +80,8 @@ const std::vector<Key>& keys() {
       C2AM_KEY(data.test_resize, above(0), "square resize at test time"),
       C2AM_KEY(data.test_crop, above(0), "centre crop side at test time, <= test_resize"),
       C2AM_KEY(data.loader_threads, at_least(0), "loader threads; 0 = run.threads"),
+      C2AM_KEY(data.bad_sample, one_of({"error", "skip"}),
+               "an undecodable sample: error (names shard and index) or skip (dropped, counted, reported)"),
       C2AM_KEY(data.mean, any(), "per-channel normalisation mean (RGB)"),
       C2AM_KEY(data.std, above(0), "per-channel normalisation std (RGB)"),
       C2AM_KEY(train.epochs, above(0), "training epochs"),

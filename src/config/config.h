@@ -29,6 +29,7 @@ struct DataConfig {
   int test_resize = 480;
   int test_crop = 448;
   int loader_threads = 0;      // 0 = same as run.threads
+  std::string bad_sample = "error";  // error | skip
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };

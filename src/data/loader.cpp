@@ -11,6 +11,7 @@
 #include "data/jpeg.h"
 #include "data/resize.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace c2am::data {
 
@@ -42,15 +43,17 @@ uint64_t mix(uint64_t a, uint64_t b) {
 
 }  // namespace
 
-std::vector<Sample> list_samples(const config::DataConfig& cfg, const std::string& split) {
-  if (cfg.root.empty()) throw UsageError("data.root is empty: pass --data DIR or set data.root");
+namespace {
+
+Dataset open_raw(const config::DataConfig& cfg, const std::string& split) {
   if (cfg.layout != "cub") {
-    throw UsageError(fmt::format("data.layout '{}': training from this raw layout needs a packed dataset "
-                                 "(c2am pack); only 'cub' is read raw",
-                                 cfg.layout));
+    throw UsageError(fmt::format("data.root '{}' has no manifest.json: layout '{}' is read from packed shards "
+                                 "(c2am pack {} -o DIR --layout {} --split {}); only 'cub' is read raw",
+                                 cfg.root, cfg.layout, cfg.root, cfg.layout, split));
   }
   const bool want_train = split == "train";
-  std::vector<Sample> out;
+  Dataset d;
+  d.description = fmt::format("{} (raw {} layout, {} split)", cfg.root, cfg.layout, split);
   for (const CubRecord& r : read_cub(cfg.root)) {
     if (r.is_train != want_train) continue;
     Sample s;
@@ -58,10 +61,66 @@ std::vector<Sample> list_samples(const config::DataConfig& cfg, const std::strin
     s.path = (std::filesystem::path(cfg.root) / "images" / r.rel_path).string();
     s.label = r.label;
     s.boxes = r.boxes;
-    out.push_back(std::move(s));
+    d.samples.push_back(std::move(s));
   }
-  if (out.empty()) throw UsageError(fmt::format("dataset '{}' has no {} images", cfg.root, split));
-  return out;
+  return d;
+}
+
+Dataset open_packed(const std::string& dir, const std::string& split) {
+  const Manifest m = read_manifest(dir);
+  if (m.split != split) {
+    throw UsageError(fmt::format("'{}/{}' holds the '{}' split, but the '{}' split is needed", dir, kManifestName,
+                                 m.split, split));
+  }
+  Dataset d;
+  d.description = fmt::format("{} (packed {} {}, {} shards)", dir, m.layout, m.split, m.shards.size());
+  for (const ManifestShard& ms : m.shards) {
+    auto reader = std::make_shared<const ShardReader>((std::filesystem::path(dir) / ms.file).string());
+    if (reader->size() != ms.count) {
+      throw Error(fmt::format("shard '{}' holds {} images but the manifest says {}", reader->path(), reader->size(),
+                              ms.count));
+    }
+    const int shard = static_cast<int>(d.shards.size());
+    for (std::int64_t i = 0; i < reader->size(); ++i) {
+      Sample s;
+      s.name = reader->name(i);
+      s.shard = shard;
+      s.index = i;
+      s.label = reader->label(i);
+      s.boxes = reader->boxes(i);
+      d.samples.push_back(std::move(s));
+    }
+    d.shards.push_back(std::move(reader));
+  }
+  return d;
+}
+
+}  // namespace
+
+Dataset open_split(const config::DataConfig& cfg, const std::string& split) {
+  if (cfg.root.empty()) throw UsageError("data.root is empty: pass --data DIR or set data.root");
+  namespace fs = std::filesystem;
+  Dataset d;
+  if (fs::exists(fs::path(cfg.root) / kManifestName)) {
+    d = open_packed(cfg.root, split);
+  } else if (fs::exists(fs::path(cfg.root) / split / kManifestName)) {
+    d = open_packed((fs::path(cfg.root) / split).string(), split);
+  } else {
+    d = open_raw(cfg, split);
+  }
+  if (d.samples.empty()) throw UsageError(fmt::format("dataset {} has no images", d.description));
+  return d;
+}
+
+std::vector<std::uint8_t> Dataset::bytes(const Sample& s) const {
+  if (s.shard >= 0) return shards[static_cast<size_t>(s.shard)]->image_bytes(s.index);
+  const std::string content = util::read_file(s.path);
+  return std::vector<std::uint8_t>(content.begin(), content.end());
+}
+
+std::string Dataset::where(const Sample& s) const {
+  if (s.shard >= 0) return fmt::format("{}[{}] ({})", shards[static_cast<size_t>(s.shard)]->path(), s.index, s.name);
+  return s.path;
 }
 
 Transform train_transform(const config::DataConfig& cfg) {
@@ -97,8 +156,8 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
   return order;
 }
 
-Loader::Loader(std::vector<Sample> samples, Transform transform, LoaderOptions options)
-    : samples_(std::move(samples)), transform_(transform), options_(options) {
+Loader::Loader(Dataset dataset, Transform transform, LoaderOptions options)
+    : dataset_(std::move(dataset)), transform_(transform), options_(options) {
   if (options_.batch_per_rank <= 0) throw UsageError("loader: batch size per rank must be > 0");
   if (options_.threads <= 0) options_.threads = 1;
 }
@@ -109,7 +168,7 @@ Loader::~Loader() {
 
 int64_t Loader::batches_per_epoch() const {
   const int64_t global = static_cast<int64_t>(options_.batch_per_rank) * options_.world;
-  const auto n = static_cast<int64_t>(samples_.size());
+  const auto n = static_cast<int64_t>(dataset_.samples.size());
   return options_.drop_last ? n / global : (n + global - 1) / global;
 }
 
@@ -119,7 +178,7 @@ void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
     pending_valid_ = false;
   }
   epoch_ = epoch;
-  const auto n = static_cast<int64_t>(samples_.size());
+  const auto n = static_cast<int64_t>(dataset_.samples.size());
   if (options_.shuffle) {
     order_ = epoch_permutation(n, options_.seed, epoch);
   } else {
@@ -138,8 +197,9 @@ void Loader::prefetch() {
 
 std::optional<Batch> Loader::next() {
   if (!pending_valid_) return std::nullopt;
+  pending_valid_ = false;  // get() consumes the future, also when it rethrows the loader's error
   Batch batch = pending_.get();
-  pending_valid_ = false;
+  skipped_ += static_cast<std::int64_t>(batch.skipped.size());
   ++next_batch_;
   prefetch();
   return batch;
@@ -153,7 +213,10 @@ Batch Loader::load(int64_t batch_index) const {
 
   const int crop = transform_.crop;
   Batch batch;
-  batch.images = torch::empty({n, 3, crop, crop}, torch::kFloat32);
+  batch.images = torch::empty({n, 3, crop, crop},
+                              torch::TensorOptions(torch::kFloat32).pinned_memory(torch::cuda::is_available()));
+  std::vector<char> ok(static_cast<size_t>(n), 1);
+  std::vector<std::string> reasons(static_cast<size_t>(n));
   batch.sample_ids.resize(static_cast<size_t>(n));
   batch.original_sizes.resize(static_cast<size_t>(n));
   if (options_.keep_crops) batch.crops.resize(static_cast<size_t>(n));
@@ -161,8 +224,17 @@ Batch Loader::load(int64_t batch_index) const {
 
   auto work = [&](int64_t i) {
     const int64_t id = order_[static_cast<size_t>(begin + i)];
-    const Sample& s = samples_[static_cast<size_t>(id)];
-    Image img = read_jpeg(s.path, transform_.resize);
+    const Sample& s = dataset_.samples[static_cast<size_t>(id)];
+    Image img;
+    try {
+      const std::vector<std::uint8_t> bytes = dataset_.bytes(s);
+      img = decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize);
+    } catch (const Error& e) {
+      if (!options_.skip_bad) throw;
+      ok[static_cast<size_t>(i)] = 0;
+      reasons[static_cast<size_t>(i)] = e.what();
+      return;
+    }
     batch.sample_ids[static_cast<size_t>(i)] = id;
     batch.original_sizes[static_cast<size_t>(i)] = {img.width, img.height};
     img = resize_bilinear(img, transform_.resize, transform_.resize);
@@ -203,6 +275,23 @@ Batch Loader::load(int64_t batch_index) const {
   for (auto& th : pool) th.join();
   for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
+  }
+  if (std::find(ok.begin(), ok.end(), 0) != ok.end()) {  // skip policy: compact the batch
+    std::vector<int64_t> keep;
+    Batch kept;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto k = static_cast<size_t>(i);
+      if (!ok[k]) {
+        kept.skipped.push_back(reasons[k]);
+        continue;
+      }
+      keep.push_back(i);
+      kept.sample_ids.push_back(batch.sample_ids[k]);
+      kept.original_sizes.push_back(batch.original_sizes[k]);
+      if (options_.keep_crops) kept.crops.push_back(std::move(batch.crops[k]));
+    }
+    kept.images = batch.images.index_select(0, torch::tensor(keep, torch::kLong));
+    return kept;
   }
   return batch;
 }

@@ -17,18 +17,34 @@
 
 #include "config/config.h"
 #include "data/image.h"
+#include "data/shards.h"
 
 namespace c2am::data {
 
 struct Sample {
   std::string name;        // path relative to the dataset root (reported in errors)
-  std::string path;        // absolute or root-relative file path
+  std::string path;        // file path (raw layouts); empty for packed samples
+  int shard = -1;          // packed: index into Dataset::shards
+  std::int64_t index = -1; // packed: index within the shard
   int label = -1;
-  std::vector<Box> boxes;  // ground truth in original pixels (evaluation splits)
+  std::vector<Box> boxes;  // ground truth in the pixels of the stored image (evaluation splits)
 };
 
-// The samples of one split ("train" | "test") of the configured dataset.
-std::vector<Sample> list_samples(const config::DataConfig& cfg, const std::string& split);
+// The samples of one split and where their bytes live.
+struct Dataset {
+  std::string description;  // for logs: the folder and whether it is packed
+  std::vector<Sample> samples;
+  std::vector<std::shared_ptr<const ShardReader>> shards;  // packed datasets only
+  // The encoded bytes of a sample; errors name the file, or the shard and index.
+  std::vector<std::uint8_t> bytes(const Sample& s) const;
+  // "shard-00003.h5[17] (images/001/x.jpg)" or the file path, for messages.
+  std::string where(const Sample& s) const;
+};
+
+// Opens one split ("train" | "test" | "val") of data.root. A folder with a
+// manifest.json (written by `c2am pack`) or with <split>/manifest.json is read
+// from its shards; otherwise the raw layout is read (cub only).
+Dataset open_split(const config::DataConfig& cfg, const std::string& split);
 
 struct Transform {
   int resize = 256;  // square resize
@@ -45,10 +61,11 @@ Transform test_transform(const config::DataConfig& cfg);
 Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t);
 
 struct Batch {
-  torch::Tensor images;              // n x 3 x crop x crop, float32, normalised
+  torch::Tensor images;              // n x 3 x crop x crop, float32, normalised (pinned with CUDA)
   std::vector<int64_t> sample_ids;   // indices into the sample list
   std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each decoded image
   std::vector<Image> crops;          // the un-normalised crops, only when keep_crops
+  std::vector<std::string> skipped;  // samples dropped under the skip policy, with the reason
 };
 
 struct LoaderOptions {
@@ -60,6 +77,7 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = true;   // false: the last batch is short (evaluation)
   bool keep_crops = false;
+  bool skip_bad = false;   // true: undecodable samples are dropped from their batch and counted
 };
 
 // The global sample order of an epoch (a pure function of seed and epoch).
@@ -67,13 +85,16 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
 
 class Loader {
  public:
-  Loader(std::vector<Sample> samples, Transform transform, LoaderOptions options);
+  Loader(Dataset dataset, Transform transform, LoaderOptions options);
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
   int64_t batches_per_epoch() const;
-  const std::vector<Sample>& samples() const { return samples_; }
+  const std::vector<Sample>& samples() const { return dataset_.samples; }
+  const Dataset& dataset() const { return dataset_; }
+  // Samples dropped so far under the skip policy.
+  std::int64_t skipped() const { return skipped_; }
   // Starts `epoch`, skipping its first `skip_batches` batches (resume).
   void start_epoch(int64_t epoch, int64_t skip_batches = 0);
   // The next batch of this rank, or nullopt at the end of the epoch.
@@ -83,7 +104,7 @@ class Loader {
   Batch load(int64_t batch_index) const;
   void prefetch();
 
-  std::vector<Sample> samples_;
+  Dataset dataset_;
   Transform transform_;
   LoaderOptions options_;
   std::vector<int64_t> order_;
@@ -91,6 +112,7 @@ class Loader {
   int64_t next_batch_ = 0;
   std::future<Batch> pending_;
   bool pending_valid_ = false;
+  std::int64_t skipped_ = 0;
 };
 
 }  // namespace c2am::data

@@ -107,7 +107,10 @@ WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& o
   lopt.drop_last = false;
   lopt.keep_crops = options.heatmaps > 0;
   const data::Transform tf = data::test_transform(cfg.data);
-  data::Loader loader(data::list_samples(cfg.data, "test"), tf, lopt);
+  lopt.skip_bad = cfg.data.bad_sample == "skip";
+  // CUB names its evaluation split "test"; ILSVRC and VOC name it "val".
+  data::Loader loader(data::open_split(cfg.data, cfg.data.layout == "cub" ? "test" : "val"), tf, lopt);
+  log.info("evaluating on {}", loader.dataset().description);
   loader.start_epoch(0);
 
   CorLocAccumulator corloc;
@@ -142,6 +145,7 @@ WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& o
     log.progress(fmt::format("eval {}/{} images", done, total));
   }
   log.end_progress();
+  if (loader.skipped() > 0) log.warn("{} undecodable images skipped (data.bad_sample = skip)", loader.skipped());
   result.corloc = corloc.result();
   result.maxboxacc = maxbox.result();
   result.centre_baseline = centre_box_corloc(all_gt, tf.crop);

@@ -109,7 +109,8 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
   lopt.world = world;
   lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
   lopt.seed = cfg.train.seed;
-  data::Loader loader(data::list_samples(cfg.data, "train"), data::train_transform(cfg.data), lopt);
+  lopt.skip_bad = cfg.data.bad_sample == "skip";
+  data::Loader loader(data::open_split(cfg.data, "train"), data::train_transform(cfg.data), lopt);
   const int64_t steps_per_epoch = loader.batches_per_epoch();
   if (steps_per_epoch == 0) {
     throw UsageError(fmt::format("train.batch_size = {} is larger than the {} training images",
@@ -141,6 +142,7 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
 
   util::Logger& mlog = const_cast<util::Logger&>(log);
   mlog.open_metrics(run_dir + "/metrics.jsonl");
+  log.info("data: {}", loader.dataset().description);
   log.info("training {} on {} images: {} epochs x {} steps, batch {}, {} threads", cfg.model.arch,
            loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, threads);
 
@@ -164,6 +166,7 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
     while (progress.step < stop_at) {
       std::optional<data::Batch> batch = loader.next();
       if (!batch) break;
+      for (const std::string& why : batch->skipped) log.warn("skipped sample: {}", why);
 
       const model::C2amOutput out = net->forward(batch->images);
       const loss::LossTerms loss = loss::c2am_loss(out.v_f, out.v_b, cfg.loss.alpha);

@@ -193,7 +193,7 @@ TEST(Loader, BatchesDoNotDependOnThreadCount) {
     o.batch_per_rank = 5;
     o.threads = threads;
     o.seed = 3;
-    c2am::data::Loader loader(c2am::data::list_samples(dc, "train"), c2am::data::train_transform(dc), o);
+    c2am::data::Loader loader(c2am::data::open_split(dc, "train"), c2am::data::train_transform(dc), o);
     loader.start_epoch(2);
     std::vector<torch::Tensor> out;
     while (auto b = loader.next()) out.push_back(b->images);

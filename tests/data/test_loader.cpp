@@ -1,0 +1,184 @@
+// The loader on packed shards: rank slices, resume order, bad samples.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "config/config.h"
+#include "data/cub_layout.h"
+#include "data/loader.h"
+#include "data/shards.h"
+#include "data/synth.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace c2am::data;
+
+// Packs a synthetic CUB train split into two shards by hand (ShardWriter), and
+// optionally replaces one image by bytes that are not a JPEG.
+std::string packed_dir(const std::string& name, bool corrupt_one) {
+  const std::string raw = testing::TempDir() + "/" + name + "_raw";
+  const std::string out = testing::TempDir() + "/" + name + "_packed";
+  fs::remove_all(raw);
+  fs::remove_all(out);
+  synth::SynthOptions o;
+  o.layout = "cub";
+  o.num_train = 22;
+  o.num_test = 4;
+  o.min_size = 40;
+  o.max_size = 56;
+  o.seed = 11;
+  const std::string root = synth::generate(o, raw).root;
+  std::vector<CubRecord> recs;
+  for (const auto& r : read_cub(root)) {
+    if (r.is_train) recs.push_back(r);
+  }
+  fs::create_directories(out);
+  Manifest m;
+  m.layout = "cub";
+  m.split = "train";
+  m.source = root;
+  m.plan_id = "test";
+  m.options_json = "{}";
+  const size_t per_shard = 12;
+  for (size_t begin = 0, shard = 0; begin < recs.size(); begin += per_shard, ++shard) {
+    const std::string file = "train-" + std::to_string(shard) + ".h5";
+    ShardWriter w(out + "/" + file, ShardInfo{"cub", "train", static_cast<int>(shard), 2, "test"});
+    int64_t count = 0;
+    for (size_t i = begin; i < std::min(recs.size(), begin + per_shard); ++i, ++count) {
+      PackedSample s;
+      s.name = recs[i].rel_path;
+      s.label = recs[i].label;
+      const std::string bytes = c2am::util::read_file(root + "/images/" + recs[i].rel_path);
+      s.bytes.assign(bytes.begin(), bytes.end());
+      if (corrupt_one && i == 5) s.bytes.assign(100, 0x42);
+      s.width = s.height = 1;  // not used by the loader
+      s.boxes = recs[i].boxes;
+      w.add(s);
+    }
+    w.finish();
+    m.shards.push_back(ManifestShard{file, count, w.checksum()});
+    m.count += count;
+  }
+  write_manifest(out, m);
+  return out;
+}
+
+c2am::config::DataConfig data_config(const std::string& root) {
+  c2am::config::DataConfig dc;
+  dc.root = root;
+  dc.train_resize = 40;
+  dc.train_crop = 32;
+  return dc;
+}
+
+std::vector<Batch> epoch(const std::string& root, int rank, int world, int64_t epoch_index, int64_t skip = 0,
+                         bool skip_bad = false, int threads = 2) {
+  const auto dc = data_config(root);
+  LoaderOptions o;
+  o.batch_per_rank = 3;
+  o.rank = rank;
+  o.world = world;
+  o.threads = threads;
+  o.seed = 4;
+  o.skip_bad = skip_bad;
+  Loader loader(open_split(dc, "train"), train_transform(dc), o);
+  loader.start_epoch(epoch_index, skip);
+  std::vector<Batch> out;
+  while (auto b = loader.next()) out.push_back(std::move(*b));
+  return out;
+}
+
+TEST(Loader, RanksSeeDisjointSlicesThatCoverTheEpochWithoutTheRemainder) {
+  const std::string dir = packed_dir("loader_ranks", false);
+  std::set<int64_t> seen;
+  size_t total = 0;
+  for (int rank = 0; rank < 2; ++rank) {
+    for (const Batch& b : epoch(dir, rank, 2, 1)) {
+      EXPECT_EQ(b.images.size(0), 3);
+      for (int64_t id : b.sample_ids) seen.insert(id);
+      total += b.sample_ids.size();
+    }
+  }
+  EXPECT_EQ(total, seen.size()) << "a sample was seen by both ranks";
+  EXPECT_EQ(seen.size(), 18u);  // 22 images, global batch 6: 3 batches, 4 dropped
+  // Two ranks x 3 equal one rank x 6 on the same images, in the same order.
+  const auto r0 = epoch(dir, 0, 2, 1), r1 = epoch(dir, 1, 2, 1);
+  c2am::config::DataConfig dc = data_config(dir);
+  LoaderOptions o;
+  o.batch_per_rank = 6;
+  o.threads = 1;
+  o.seed = 4;
+  Loader single(open_split(dc, "train"), train_transform(dc), o);
+  single.start_epoch(1);
+  for (size_t b = 0; b < r0.size(); ++b) {
+    const auto s = single.next();
+    ASSERT_TRUE(s.has_value());
+    EXPECT_TRUE(torch::equal(s->images, torch::cat({r0[b].images, r1[b].images})));
+  }
+}
+
+TEST(Loader, ResumingMidEpochContinuesTheSameOrder) {
+  const std::string dir = packed_dir("loader_resume", false);
+  const auto full = epoch(dir, 0, 1, 3);
+  const auto tail = epoch(dir, 0, 1, 3, /*skip=*/4);
+  ASSERT_EQ(full.size(), 7u);
+  ASSERT_EQ(tail.size(), 3u);
+  for (size_t i = 0; i < tail.size(); ++i) EXPECT_TRUE(torch::equal(full[i + 4].images, tail[i].images));
+}
+
+TEST(Loader, ThreadCountDoesNotChangeBatches) {
+  const std::string dir = packed_dir("loader_threads", false);
+  const auto one = epoch(dir, 0, 1, 0, 0, false, 1), four = epoch(dir, 0, 1, 0, 0, false, 4);
+  ASSERT_EQ(one.size(), four.size());
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i].images, four[i].images));
+}
+
+// An epoch whose kept part (21 of 22 samples) includes sample 5, the corrupt one.
+int64_t epoch_with_sample_5() {
+  for (int64_t e = 0;; ++e) {
+    const auto perm = epoch_permutation(22, 4, e);
+    if (std::find(perm.begin(), perm.begin() + 21, 5) != perm.begin() + 21) return e;
+  }
+}
+
+TEST(Loader, CorruptImageIsAnErrorNamingShardAndIndex) {
+  const std::string dir = packed_dir("loader_corrupt", true);
+  try {
+    epoch(dir, 0, 1, epoch_with_sample_5());
+    FAIL() << "expected an error";
+  } catch (const c2am::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("train-0.h5[5]"), std::string::npos) << msg;
+  }
+}
+
+TEST(Loader, SkipPolicyDropsAndCountsTheCorruptImage) {
+  const std::string dir = packed_dir("loader_skip", true);
+  const auto batches = epoch(dir, 0, 1, epoch_with_sample_5(), 0, /*skip_bad=*/true);
+  size_t images = 0, skipped = 0;
+  for (const Batch& b : batches) {
+    images += static_cast<size_t>(b.images.size(0));
+    skipped += b.skipped.size();
+    for (const auto& why : b.skipped) EXPECT_NE(why.find("train-0.h5[5]"), std::string::npos) << why;
+  }
+  EXPECT_EQ(skipped, 1u);
+  EXPECT_EQ(images, 7u * 3u - 1u);
+}
+
+TEST(Loader, PackedFolderOfAnotherSplitIsAClearError) {
+  const std::string dir = packed_dir("loader_split", false);
+  try {
+    open_split(data_config(dir), "test");
+    FAIL() << "expected a UsageError";
+  } catch (const c2am::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'train' split"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
