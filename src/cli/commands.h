@@ -30,5 +30,7 @@ void add_config(CLI::App& app, Action* action);
 void add_train(CLI::App& app, Action* action);
 void add_eval_wsol(CLI::App& app, Action* action);
 void add_parity(CLI::App& app, Action* action);
+void add_pack(CLI::App& app, Action* action);
+void add_verify(CLI::App& app, Action* action);
 
 }  // namespace c2am::cli

@@ -26,6 +26,8 @@ int run(int argc, char** argv) {
   c2am::cli::add_train(app, &action);
   c2am::cli::add_eval_wsol(app, &action);
   c2am::cli::add_parity(app, &action);
+  c2am::cli::add_pack(app, &action);
+  c2am::cli::add_verify(app, &action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

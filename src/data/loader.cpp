@@ -57,8 +57,8 @@ Dataset open_raw(const config::DataConfig& cfg, const std::string& split) {
   for (const CubRecord& r : read_cub(cfg.root)) {
     if (r.is_train != want_train) continue;
     Sample s;
-    s.name = r.rel_path;
-    s.path = (std::filesystem::path(cfg.root) / "images" / r.rel_path).string();
+    s.name = "images/" + r.rel_path;  // relative to the dataset root, as packed shards name it
+    s.path = (std::filesystem::path(cfg.root) / s.name).string();
     s.label = r.label;
     s.boxes = r.boxes;
     d.samples.push_back(std::move(s));

@@ -1,0 +1,102 @@
+// Implements: prepare_sample (see pack_sample.h).
+#include "data_prep/pack_sample.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "data/jpeg.h"
+#include "data/png.h"
+#include "data/resize.h"
+#include "data_prep/image_header.h"
+#include "util/error.h"
+
+namespace c2am::data_prep {
+namespace {
+
+std::vector<std::uint8_t> read_bytes(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw_errno("cannot open", path);
+  if (std::fseek(f.get(), 0, SEEK_END) != 0) throw_errno("cannot seek", path);
+  const long size = std::ftell(f.get());
+  if (size < 0 || std::fseek(f.get(), 0, SEEK_SET) != 0) throw_errno("cannot seek", path);
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  if (!bytes.empty() && std::fread(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
+    throw_errno("cannot read", path);
+  return bytes;
+}
+
+void check_mask_size(const SourceRecord& r, int mask_w, int mask_h, int w, int h) {
+  if (mask_w != w || mask_h != h) {
+    throw Error(fmt::format("{}: mask is {}x{} but its image {} is {}x{}", r.mask_path, mask_w, mask_h,
+                            r.path, w, h));
+  }
+}
+
+// Nearest-neighbour resize (pixel centres), for label maps.
+data::Image resize_nearest(const data::Image& in, int width, int height) {
+  data::Image out(width, height, in.channels);
+  for (int y = 0; y < height; ++y) {
+    const int sy = std::min(in.height - 1, static_cast<int>((y + 0.5) * in.height / height));
+    for (int x = 0; x < width; ++x) {
+      const int sx = std::min(in.width - 1, static_cast<int>((x + 0.5) * in.width / width));
+      std::copy_n(in.at(sx, sy), in.channels, out.at(x, y));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o) {
+  data::PackedSample s;
+  s.name = r.name;
+  s.label = r.label;
+  s.boxes = r.boxes;
+  s.bytes = read_bytes(r.path);
+  if (!r.mask_path.empty()) s.mask = read_bytes(r.mask_path);
+
+  if (o.reencode_max_side <= 0) {
+    const ImageSize size = read_image_size(s.bytes.data(), s.bytes.size(), r.path);
+    s.width = size.width;
+    s.height = size.height;
+    if (!s.mask.empty()) {
+      const ImageSize m = read_image_size(s.mask.data(), s.mask.size(), r.mask_path);
+      check_mask_size(r, m.width, m.height, s.width, s.height);
+    }
+    return s;
+  }
+
+  // Re-encoding: every image is decoded (so a corrupt file fails here, naming it).
+  const data::Image img = data::decode_jpeg(s.bytes.data(), s.bytes.size(), r.path);
+  s.width = img.width;
+  s.height = img.height;
+  data::Image mask;
+  if (!s.mask.empty()) {
+    mask = data::decode_png(s.mask.data(), s.mask.size(), r.mask_path);
+    if (mask.channels != 1)
+      throw Error(fmt::format("{}: a mask must be a palette or grey PNG of class indices", r.mask_path));
+    check_mask_size(r, mask.width, mask.height, img.width, img.height);
+  }
+  const int longer = std::max(img.width, img.height);
+  if (longer <= o.reencode_max_side) return s;  // small enough: original bytes, no generation loss
+
+  const double scale = static_cast<double>(o.reencode_max_side) / longer;
+  const int w = std::max(1, static_cast<int>(std::lround(img.width * scale)));
+  const int h = std::max(1, static_cast<int>(std::lround(img.height * scale)));
+  s.bytes = data::encode_jpeg(data::resize_bilinear(img, w, h), o.jpeg_quality);
+  const float sx = static_cast<float>(w) / img.width, sy = static_cast<float>(h) / img.height;
+  for (data::Box& b : s.boxes) b = data::Box{b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy};
+  if (!s.mask.empty()) {
+    const std::string png = data::encode_png(resize_nearest(mask, w, h), r.mask_path);
+    s.mask.assign(png.begin(), png.end());
+  }
+  s.width = w;
+  s.height = h;
+  return s;
+}
+
+}  // namespace c2am::data_prep
