@@ -18,7 +18,9 @@ using c2am::model::TensorDict;
 
 // Runs a Python snippet with Debian's python3-torch; fails the test if it cannot.
 void python(const std::string& code) {
-  const std::string script = testing::TempDir() + "/c2am_weights_snippet.py";
+  // One script per test: ctest runs the tests of this file in parallel processes.
+  const std::string script = testing::TempDir() + "/c2am_weights_" +
+                             testing::UnitTest::GetInstance()->current_test_info()->name() + ".py";
   FILE* f = std::fopen(script.c_str(), "w");
   ASSERT_NE(f, nullptr);
   std::fputs(code.c_str(), f);

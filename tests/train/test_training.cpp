@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "config/config.h"
 #include "data/loader.h"
 #include "data/synth.h"
@@ -23,7 +25,8 @@ using c2am::config::Config;
 // A small CUB-layout dataset shared by the tests of this file.
 const std::string& dataset() {
   static const std::string root = [] {
-    const std::string dir = testing::TempDir() + "/c2am_train_data";
+    // One copy per test process: ctest runs this file's tests in parallel processes.
+    const std::string dir = testing::TempDir() + "/c2am_train_data_" + std::to_string(::getpid());
     fs::remove_all(dir);
     c2am::data::synth::SynthOptions o;
     o.layout = "cub";
