@@ -1,38 +1,64 @@
-// Implements: the packed dataset's manifest.json and `verify_packed`.
+// Implements: the packed dataset's manifest.json (write_manifest /
+// read_manifest) and verify_packed (docs/data-format.md).
 #include <fmt/format.h>
-#include <xxhash.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_map>
 
 #include "data/jpeg.h"
+#include "data/png.h"
 #include "data/shards.h"
 #include "util/error.h"
 #include "util/fs.h"
 
 namespace c2am::data {
 
+namespace fs = std::filesystem;
+using nlohmann::json;
+
 namespace {
 
 std::string hex64(std::uint64_t v) { return fmt::format("{:016x}", v); }
 
+// j[key] as T; errors name the file and the key path (`prefix` + key).
 template <typename T>
-T get(const nlohmann::json& j, const char* key, const std::string& file) {
-  if (!j.contains(key)) throw Error(fmt::format("{}: key '{}' is missing", file, key));
+T get(const json& j, const char* key, const std::string& file, const std::string& prefix = "") {
+  if (!j.is_object() || !j.contains(key))
+    throw Error(fmt::format("{}: key '{}{}' is missing", file, prefix, key));
   try {
     return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: key '{}': {}", file, key, e.what()));
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: key '{}{}' has the wrong type ({}): {}", file, prefix, key,
+                            j.at(key).type_name(), e.what()));
   }
+}
+
+std::uint64_t parse_hex64(const std::string& s, const std::string& file, const std::string& key) {
+  if (s.empty() || s.size() > 16 || s.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    throw Error(fmt::format("{}: key '{}': '{}' is not a 64-bit hexadecimal checksum", file, key, s));
+  }
+  return std::stoull(s, nullptr, 16);
 }
 
 }  // namespace
 
 void write_manifest(const std::string& dir, const Manifest& m) {
-  nlohmann::json j;
+  json options = json::object();
+  if (!m.options_json.empty()) {
+    try {
+      options = json::parse(m.options_json);
+    } catch (const json::parse_error& e) {
+      throw Error(fmt::format("manifest for '{}': the pack options are not valid JSON: {}", dir, e.what()));
+    }
+    if (!options.is_object())
+      throw Error(fmt::format("manifest for '{}': the pack options are not a JSON object", dir));
+  }
+  json j;
   j["format"] = m.format;
   j["version"] = m.version;
   j["layout"] = m.layout;
@@ -41,118 +67,203 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   j["plan_id"] = m.plan_id;
   j["classes"] = m.classes;
   j["count"] = m.count;
-  j["options"] = m.options_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(m.options_json);
-  j["shards"] = nlohmann::json::array();
+  j["options"] = std::move(options);
+  j["shards"] = json::array();
   for (const ManifestShard& s : m.shards) {
     j["shards"].push_back({{"file", s.file}, {"count", s.count}, {"checksum", hex64(s.checksum)}});
   }
-  util::write_file_atomic((std::filesystem::path(dir) / kManifestName).string(), j.dump(2) + "\n");
+  util::write_file_atomic((fs::path(dir) / kManifestName).string(), j.dump(2) + "\n");
 }
 
 Manifest read_manifest(const std::string& dir) {
-  const std::string file = (std::filesystem::path(dir) / kManifestName).string();
-  if (!std::filesystem::exists(file)) throw IoError(fmt::format("'{}' has no {} (not a packed dataset)", dir, kManifestName));
-  nlohmann::json j;
+  const std::string file = (fs::path(dir) / kManifestName).string();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw IoError(fmt::format("packed dataset folder '{}' does not exist", dir));
+  if (!fs::exists(file, ec)) {
+    throw IoError(fmt::format("'{}' has no {} (not a packed dataset; run c2am pack)", dir, kManifestName));
+  }
+  json j;
   try {
-    j = nlohmann::json::parse(util::read_file(file));
-  } catch (const nlohmann::json::parse_error& e) {
+    j = json::parse(util::read_file(file));
+  } catch (const json::parse_error& e) {
     throw Error(fmt::format("{}: not valid JSON: {}", file, e.what()));
   }
+  if (!j.is_object()) throw Error(fmt::format("{}: not a JSON object", file));
   Manifest m;
   m.format = get<std::string>(j, "format", file);
-  if (m.format != kShardFormat) throw Error(fmt::format("{}: format '{}' is not {}", file, m.format, kShardFormat));
+  if (m.format != kShardFormat) {
+    throw Error(fmt::format("{}: key 'format' is '{}', expected '{}'", file, m.format, kShardFormat));
+  }
   m.version = get<int>(j, "version", file);
   if (m.version > kShardFormatVersion) {
-    throw Error(fmt::format("{}: version {} is newer than this c2am reads ({})", file, m.version, kShardFormatVersion));
+    throw Error(fmt::format("{}: key 'version' is {}, newer than this c2am reads ({}); update c2am", file,
+                            m.version, kShardFormatVersion));
   }
+  if (m.version < 1)
+    throw Error(fmt::format("{}: key 'version' is {}, not a valid version", file, m.version));
   m.layout = get<std::string>(j, "layout", file);
   m.split = get<std::string>(j, "split", file);
   m.source = get<std::string>(j, "source", file);
   m.plan_id = get<std::string>(j, "plan_id", file);
   m.classes = get<std::vector<std::string>>(j, "classes", file);
   m.count = get<std::int64_t>(j, "count", file);
-  m.options_json = j.contains("options") ? j["options"].dump() : "{}";
-  const auto shards = get<nlohmann::json>(j, "shards", file);
+  if (m.count < 0) throw Error(fmt::format("{}: key 'count' is negative ({})", file, m.count));
+  if (j.contains("options")) {
+    if (!j["options"].is_object()) throw Error(fmt::format("{}: key 'options' is not an object", file));
+    m.options_json = j["options"].dump();
+  } else {
+    m.options_json = "{}";
+  }
+  const json shards = get<json>(j, "shards", file);
+  if (!shards.is_array()) throw Error(fmt::format("{}: key 'shards' is not an array", file));
   std::int64_t total = 0;
   for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string where = fmt::format("{} shards[{}]", file, i);
+    const std::string prefix = fmt::format("shards[{}].", i);
     ManifestShard s;
-    s.file = get<std::string>(shards[i], "file", where);
-    s.count = get<std::int64_t>(shards[i], "count", where);
-    const std::string hex = get<std::string>(shards[i], "checksum", where);
-    try {
-      s.checksum = std::stoull(hex, nullptr, 16);
-    } catch (const std::exception&) {
-      throw Error(fmt::format("{}: checksum '{}' is not hexadecimal", where, hex));
+    s.file = get<std::string>(shards[i], "file", file, prefix);
+    if (s.file.empty() || fs::path(s.file).is_absolute()) {
+      throw Error(fmt::format("{}: key '{}file' must be a file name relative to the manifest, not '{}'", file,
+                              prefix, s.file));
     }
+    s.count = get<std::int64_t>(shards[i], "count", file, prefix);
+    if (s.count < 0) throw Error(fmt::format("{}: key '{}count' is negative ({})", file, prefix, s.count));
+    s.checksum =
+        parse_hex64(get<std::string>(shards[i], "checksum", file, prefix), file, prefix + "checksum");
     total += s.count;
-    m.shards.push_back(s);
+    m.shards.push_back(std::move(s));
   }
-  if (total != m.count) throw Error(fmt::format("{}: shard counts add up to {}, not count = {}", file, total, m.count));
+  if (total != m.count) {
+    throw Error(
+        fmt::format("{}: key 'count' is {} but the shards' counts add up to {}", file, m.count, total));
+  }
   return m;
 }
+
+// ---------------------------------------------------------------------------- verify
+
+namespace {
+
+// "<where>: <message>", unless the message already starts with `where`.
+std::string at(const std::string& where, const std::string& message) {
+  return message.rfind(where, 0) == 0 ? message : fmt::format("{}: {}", where, message);
+}
+
+// The checks of one image; problems go to `out`, returns whether it was decoded.
+bool verify_image(const ShardReader& r, std::int64_t i, bool decode, std::size_t num_classes,
+                  std::vector<std::string>& out) {
+  const std::string where = fmt::format("{}[{}] ({})", r.path(), i, r.name(i));
+  const std::vector<std::uint8_t> bytes = r.image_bytes(i);
+  const std::uint64_t sum = checksum64(bytes.data(), bytes.size());
+  if (sum != r.stored_checksum(i)) {
+    out.push_back(fmt::format("{}: checksum mismatch (stored {}, the bytes hash to {})", where,
+                              hex64(r.stored_checksum(i)), hex64(sum)));
+  }
+  if (r.label(i) < -1 || (num_classes > 0 && r.label(i) >= static_cast<int>(num_classes))) {
+    out.push_back(fmt::format("{}: label {} is outside [-1, {})", where, r.label(i), num_classes));
+  }
+  if (r.width(i) <= 0 || r.height(i) <= 0) {
+    out.push_back(fmt::format("{}: stored size {}x{} is not positive", where, r.width(i), r.height(i)));
+  }
+  for (const Box& b : r.boxes(i)) {
+    if (!std::isfinite(b.x0) || !std::isfinite(b.y0) || !std::isfinite(b.x1) || !std::isfinite(b.y1) ||
+        b.x1 < b.x0 || b.y1 < b.y0) {
+      out.push_back(fmt::format("{}: box ({}, {}, {}, {}) is not finite or not ordered", where, b.x0, b.y0,
+                                b.x1, b.y1));
+    }
+  }
+  if (!decode) return false;
+  const Image img = decode_jpeg(bytes.data(), bytes.size(), r.name(i));
+  if (img.width != r.width(i) || img.height != r.height(i)) {
+    out.push_back(fmt::format("{}: decodes to {}x{}, the stored size is {}x{}", where, img.width, img.height,
+                              r.width(i), r.height(i)));
+  }
+  const std::vector<std::uint8_t> mask = r.mask_bytes(i);
+  if (!mask.empty()) {
+    const Image m = decode_png(mask.data(), mask.size(), r.name(i) + " (mask)");
+    if (m.width != img.width || m.height != img.height) {
+      out.push_back(
+          fmt::format("{}: mask is {}x{}, the image {}x{}", where, m.width, m.height, img.width, img.height));
+    }
+  }
+  return true;
+}
+
+// Checks one shard against its manifest entry; names are collected for the
+// split-wide uniqueness check.
+void verify_shard(const std::string& dir, const Manifest& m, std::size_t k, bool decode, int threads,
+                  VerifyReport& report, std::unordered_map<std::string, std::string>& seen_names) {
+  const ManifestShard& ms = m.shards[k];
+  const std::string path = (fs::path(dir) / ms.file).string();
+  std::unique_ptr<ShardReader> r;
+  try {
+    r = std::make_unique<ShardReader>(path);
+  } catch (const std::exception& e) {
+    report.problems.push_back(at(path, e.what()));
+    return;
+  }
+  auto shard_problem = [&](const std::string& what) {
+    report.problems.push_back(fmt::format("{}: {}", path, what));
+  };
+  auto same = [&](const char* key, const auto& have, const auto& want) {
+    if (have != want)
+      shard_problem(fmt::format("attribute '{}' is '{}', the manifest says '{}'", key, have, want));
+  };
+  const ShardInfo& info = r->info();
+  same("layout", info.layout, m.layout);
+  same("split", info.split, m.split);
+  same("plan_id", info.plan_id, m.plan_id);
+  same("shard_index", info.shard_index, static_cast<int>(k));
+  same("num_shards", info.num_shards, static_cast<int>(m.shards.size()));
+  if (r->size() != ms.count)
+    shard_problem(fmt::format("holds {} images, the manifest says {}", r->size(), ms.count));
+
+  const std::int64_t n = r->size();
+  std::vector<std::uint64_t> stored(static_cast<size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) stored[static_cast<size_t>(i)] = r->stored_checksum(i);
+  if (shard_checksum(stored) != ms.checksum) {
+    shard_problem(fmt::format("shard checksum {} differs from the manifest's {} (rewritten or damaged)",
+                              hex64(shard_checksum(stored)), hex64(ms.checksum)));
+  }
+
+  std::vector<std::vector<std::string>> problems(static_cast<size_t>(n));  // per image: deterministic order
+  std::atomic<std::int64_t> next{0}, decoded{0};
+  auto work = [&] {
+    for (std::int64_t i = next++; i < n; i = next++) {
+      auto& out = problems[static_cast<size_t>(i)];
+      try {
+        if (verify_image(*r, i, decode, m.classes.size(), out)) ++decoded;
+      } catch (const std::exception& e) {
+        out.push_back(at(fmt::format("{}[{}] ({})", path, i, r->name(i)), e.what()));
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  const auto num_threads = static_cast<std::int64_t>(std::max(1, threads));
+  for (std::int64_t t = 0; t < std::min(num_threads, n); ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+
+  for (auto& image : problems) {
+    for (auto& p : image) report.problems.push_back(std::move(p));
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::string here = fmt::format("{}[{}]", path, i);
+    const auto [it, inserted] = seen_names.emplace(r->name(i), here);
+    if (!inserted)
+      report.problems.push_back(fmt::format("{} ({}): name also used by {}", here, r->name(i), it->second));
+  }
+  report.images += n;
+  report.decoded += decoded;
+}
+
+}  // namespace
 
 VerifyReport verify_packed(const std::string& dir, bool decode, int threads) {
   const Manifest m = read_manifest(dir);
   VerifyReport report;
-  std::mutex mu;
-  auto problem = [&](const std::string& s) {
-    std::lock_guard<std::mutex> lock(mu);
-    report.problems.push_back(s);
-  };
-  for (size_t k = 0; k < m.shards.size(); ++k) {
-    const ManifestShard& ms = m.shards[k];
-    const std::string path = (std::filesystem::path(dir) / ms.file).string();
-    std::unique_ptr<ShardReader> r;
-    try {
-      r = std::make_unique<ShardReader>(path);
-    } catch (const Error& e) {
-      problem(e.what());
-      continue;
-    }
-    const ShardInfo& info = r->info();
-    if (info.layout != m.layout || info.split != m.split || info.plan_id != m.plan_id ||
-        info.shard_index != static_cast<int>(k)) {
-      problem(fmt::format("{}: attributes (layout {}, split {}, plan {}, index {}) disagree with the manifest", path,
-                          info.layout, info.split, info.plan_id, info.shard_index));
-    }
-    if (r->size() != ms.count) {
-      problem(fmt::format("{}: holds {} images, the manifest says {}", path, r->size(), ms.count));
-    }
-    std::vector<std::uint64_t> sums(static_cast<size_t>(r->size()));
-    std::atomic<std::int64_t> next{0};
-    std::atomic<std::int64_t> decoded{0};
-    auto work = [&] {
-      for (std::int64_t i = next++; i < r->size(); i = next++) {
-        try {
-          const std::vector<std::uint8_t> bytes = r->image_bytes(i);
-          const std::uint64_t sum = checksum64(bytes.data(), bytes.size());
-          sums[static_cast<size_t>(i)] = r->stored_checksum(i);
-          if (sum != r->stored_checksum(i)) {
-            problem(fmt::format("{}[{}] ({}): checksum mismatch (stored {}, bytes hash to {})", path, i, r->name(i),
-                                hex64(r->stored_checksum(i)), hex64(sum)));
-          }
-          if (decode) {
-            decode_jpeg(bytes.data(), bytes.size(), fmt::format("{}[{}] ({})", path, i, r->name(i)));
-            ++decoded;
-          }
-        } catch (const Error& e) {
-          problem(fmt::format("{}[{}] ({}): {}", path, i, r->name(i), e.what()));
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-    if (XXH64(sums.data(), sums.size() * sizeof(std::uint64_t), 0) != ms.checksum) {
-      problem(fmt::format("{}: shard checksum differs from the manifest's {}", path, hex64(ms.checksum)));
-    }
-    report.images += r->size();
-    report.decoded += decoded;
-  }
-  if (report.images != m.count && report.problems.empty()) {
-    report.problems.push_back(fmt::format("{}: {} images found, the manifest says {}", dir, report.images, m.count));
-  }
+  std::unordered_map<std::string, std::string> seen_names;  // name -> "shard[index]"
+  for (std::size_t k = 0; k < m.shards.size(); ++k)
+    verify_shard(dir, m, k, decode, threads, report, seen_names);
   return report;
 }
 

@@ -46,7 +46,7 @@ class ShardWriter {
   ShardWriter& operator=(const ShardWriter&) = delete;
   void add(const PackedSample& sample);
   void finish();  // writes datasets + attributes, fsyncs, renames
-  std::uint64_t checksum() const;  // xxh64 over the per-image checksums, in order (valid after finish)
+  std::uint64_t checksum() const;  // shard_checksum() of the images added so far (the manifest's)
 
  private:
   struct State;
@@ -101,6 +101,9 @@ Manifest read_manifest(const std::string& dir);                  // errors name 
 
 // 64-bit xxHash of bytes (seed 0), the per-image checksum.
 std::uint64_t checksum64(const std::uint8_t* data, std::size_t size);
+// The shard checksum: checksum64 over the per-image checksums, in order, each
+// as 8 little-endian bytes (ShardWriter::checksum(), the manifest's "checksum").
+std::uint64_t shard_checksum(const std::vector<std::uint64_t>& image_checksums);
 
 struct VerifyReport {
   std::int64_t images = 0;

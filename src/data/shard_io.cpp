@@ -1,0 +1,235 @@
+// Implements: the HDF5 plumbing of the packed format (shard_io.h).
+#include "data/shard_io.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/error.h"
+
+namespace c2am::data::h5 {
+
+namespace {
+
+herr_t collect_error(unsigned n, const H5E_error2_t* e, void* out) {
+  auto* s = static_cast<std::string*>(out);
+  if (n > 0) *s += "; ";
+  *s += e->desc != nullptr && e->desc[0] != '\0' ? e->desc : "(no description)";
+  char minor[128] = {0};
+  if (H5Eget_msg(e->min_num, nullptr, minor, sizeof minor) > 0) *s += fmt::format(" [{}]", minor);
+  if (e->func_name != nullptr) *s += fmt::format(" in {}()", e->func_name);
+  return 0;
+}
+
+// HDF5's error stack of this thread as one line, innermost (most specific) first; clears it.
+std::string error_stack() {
+  std::string s;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &s);
+  H5Eclear2(H5E_DEFAULT);
+  std::replace(s.begin(), s.end(), '\n', ' ');  // some descriptions end in a newline
+  return s.empty() ? "no HDF5 error detail" : s;
+}
+
+std::mutex& library_mutex() {
+  static std::mutex m;  // guards the one HDF5 library of the process
+  return m;
+}
+
+std::string base_name(const char* path) {
+  const char* slash = std::strrchr(path, '/');
+  return slash != nullptr ? slash + 1 : path;
+}
+
+}  // namespace
+
+void fail(std::string_view where, std::string_view what, const char* src, int line) {
+  throw Error(
+      fmt::format("{}: HDF5 {} failed [{}:{}]: {}", where, what, base_name(src), line, error_stack()));
+}
+
+Lock::Lock() : guard_(library_mutex()) {
+  thread_local const bool quiet = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+  (void)quiet;
+}
+
+Hid& Hid::operator=(Hid&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+  }
+  return *this;
+}
+
+void Hid::reset() {
+  if (id_ >= 0) close_(id_);
+  id_ = -1;
+}
+
+void Hid::close_checked(std::string_view where, std::string_view what) {
+  const hid_t id = id_;
+  id_ = -1;
+  C2AM_H5_CHECK(close_(id), where, what);
+}
+
+bool exists(hid_t loc, const std::string& file, const std::string& path) {
+  // H5Lexists on "/a/b" needs "/a" to exist; check each component.
+  std::string prefix;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    const size_t next = path.find('/', pos + 1);
+    prefix = path.substr(0, next);
+    if (prefix != "/" && !prefix.empty() &&
+        C2AM_H5_CHECK(H5Lexists(loc, prefix.c_str(), H5P_DEFAULT), file, "look up " + prefix) == 0) {
+      return false;
+    }
+    pos = next;
+  }
+  return true;
+}
+
+Hid open_dataset(hid_t loc, const std::string& file, const std::string& path, hid_t dapl) {
+  if (!exists(loc, file, path)) throw Error(fmt::format("{}: dataset '{}' is missing", file, path));
+  return Hid(C2AM_H5_CHECK(H5Dopen2(loc, path.c_str(), dapl), file, "open dataset " + path), H5Dclose);
+}
+
+void write_attr(hid_t loc, const std::string& file, const char* name, const std::string& value) {
+  Hid type = utf8_vlen_type(file);  // h5py reads it as str
+  Hid space(C2AM_H5_CHECK(H5Screate(H5S_SCALAR), file, "create scalar space"), H5Sclose);
+  Hid attr(C2AM_H5_CHECK(H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT), file,
+                         fmt::format("create attribute '{}'", name)),
+           H5Aclose);
+  const char* p = value.c_str();
+  C2AM_H5_CHECK(H5Awrite(attr, type, &p), file, fmt::format("write attribute '{}'", name));
+}
+
+void write_attr(hid_t loc, const std::string& file, const char* name, std::int64_t value) {
+  Hid space(C2AM_H5_CHECK(H5Screate(H5S_SCALAR), file, "create scalar space"), H5Sclose);
+  Hid attr(C2AM_H5_CHECK(H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT), file,
+                         fmt::format("create attribute '{}'", name)),
+           H5Aclose);
+  C2AM_H5_CHECK(H5Awrite(attr, H5T_NATIVE_INT64, &value), file, fmt::format("write attribute '{}'", name));
+}
+
+namespace {
+Hid open_attr(hid_t loc, const std::string& file, const char* name) {
+  if (C2AM_H5_CHECK(H5Aexists(loc, name), file, fmt::format("look up attribute '{}'", name)) == 0) {
+    throw Error(fmt::format("{}: not a c2am shard (no attribute '{}')", file, name));
+  }
+  return Hid(C2AM_H5_CHECK(H5Aopen(loc, name, H5P_DEFAULT), file, fmt::format("open attribute '{}'", name)),
+             H5Aclose);
+}
+}  // namespace
+
+std::string read_attr_string(hid_t loc, const std::string& file, const char* name) {
+  Hid attr = open_attr(loc, file, name);
+  Hid type(C2AM_H5_CHECK(H5Aget_type(attr), file, "get attribute type"), H5Tclose);
+  if (H5Tget_class(type) != H5T_STRING)
+    throw Error(fmt::format("{}: attribute '{}' is not a string", file, name));
+  const std::string what = fmt::format("read attribute '{}'", name);
+  if (C2AM_H5_CHECK(H5Tis_variable_str(type), file, what) > 0) {  // as c2am and h5py write them
+    Hid mem = utf8_vlen_type(file);
+    char* p = nullptr;
+    C2AM_H5_CHECK(H5Aread(attr, mem, &p), file, what);
+    std::string out = p != nullptr ? p : "";
+    H5free_memory(p);
+    return out;
+  }
+  std::string out(H5Tget_size(type), '\0');
+  C2AM_H5_CHECK(H5Aread(attr, type, out.data()), file, what);
+  out.erase(std::find(out.begin(), out.end(), '\0'), out.end());
+  return out;
+}
+
+std::int64_t read_attr_int(hid_t loc, const std::string& file, const char* name) {
+  Hid attr = open_attr(loc, file, name);
+  Hid type(C2AM_H5_CHECK(H5Aget_type(attr), file, "get attribute type"), H5Tclose);
+  if (H5Tget_class(type) != H5T_INTEGER) {
+    throw Error(fmt::format("{}: attribute '{}' is not an integer", file, name));
+  }
+  std::int64_t v = 0;
+  C2AM_H5_CHECK(H5Aread(attr, H5T_NATIVE_INT64, &v), file, fmt::format("read attribute '{}'", name));
+  return v;
+}
+
+void write_dataset(hid_t loc, const std::string& file, const char* name, hid_t type, const void* data,
+                   hsize_t rows, hsize_t columns, hsize_t chunk_rows) {
+  const int rank = columns == 1 ? 1 : 2;
+  const hsize_t dims[2] = {rows, columns};
+  Hid space(C2AM_H5_CHECK(H5Screate_simple(rank, dims, nullptr), file, "create dataspace"), H5Sclose);
+  Hid dcpl(C2AM_H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), file, "create property list"), H5Pclose);
+  if (chunk_rows > 0 && rows > 0) {
+    const hsize_t chunk[2] = {std::min(rows, chunk_rows), columns};
+    C2AM_H5_CHECK(H5Pset_chunk(dcpl, rank, chunk), file, "set chunking");
+  }
+  Hid ds(C2AM_H5_CHECK(H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), file,
+                       fmt::format("create dataset '{}'", name)),
+         H5Dclose);
+  if (rows > 0) {
+    C2AM_H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), file,
+                  fmt::format("write dataset '{}'", name));
+  }
+}
+
+Shape dataset_shape(hid_t ds, const std::string& file, const std::string& path) {
+  Hid space(C2AM_H5_CHECK(H5Dget_space(ds), file, "get dataspace of " + path), H5Sclose);
+  const int rank = C2AM_H5_CHECK(H5Sget_simple_extent_ndims(space), file, "get rank of " + path);
+  if (rank < 1 || rank > 2)
+    throw Error(fmt::format("{}: dataset '{}' has rank {}, not 1 or 2", file, path, rank));
+  hsize_t dims[2] = {0, 1};
+  C2AM_H5_CHECK(H5Sget_simple_extent_dims(space, dims, nullptr), file, "get dimensions of " + path);
+  return Shape{rank, dims[0], rank == 2 ? dims[1] : 1};
+}
+
+template <typename T>
+std::vector<T> read_dataset(hid_t file_id, const std::string& file, const std::string& path, hid_t mem_type,
+                            hsize_t columns, std::int64_t rows) {
+  Hid ds = open_dataset(file_id, file, path);
+  const Shape s = dataset_shape(ds, file, path);
+  const int want_rank = columns == 1 ? 1 : 2;
+  if (s.rank != want_rank || s.columns != columns || (rows >= 0 && s.rows != static_cast<hsize_t>(rows))) {
+    const std::string have =
+        s.rank == 1 ? fmt::format("({},)", s.rows) : fmt::format("({}, {})", s.rows, s.columns);
+    const std::string n = rows >= 0 ? std::to_string(rows) : "n";
+    const std::string want = columns == 1 ? fmt::format("({},)", n) : fmt::format("({}, {})", n, columns);
+    throw Error(fmt::format("{}: dataset '{}' has shape {}, expected {}", file, path, have, want));
+  }
+  std::vector<T> out(s.rows * columns);
+  if (!out.empty()) {
+    C2AM_H5_CHECK(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), file, "read " + path);
+  }
+  return out;
+}
+
+template std::vector<std::uint64_t> read_dataset(hid_t, const std::string&, const std::string&, hid_t,
+                                                 hsize_t, std::int64_t);
+template std::vector<std::int32_t> read_dataset(hid_t, const std::string&, const std::string&, hid_t, hsize_t,
+                                                std::int64_t);
+template std::vector<float> read_dataset(hid_t, const std::string&, const std::string&, hid_t, hsize_t,
+                                         std::int64_t);
+template std::vector<char*> read_dataset(hid_t, const std::string&, const std::string&, hid_t, hsize_t,
+                                         std::int64_t);
+
+std::vector<std::uint8_t> read_bytes(hid_t ds, std::string_view where, std::uint64_t begin,
+                                     std::uint64_t end) {
+  std::vector<std::uint8_t> out(end - begin);
+  if (out.empty()) return out;
+  Hid space(C2AM_H5_CHECK(H5Dget_space(ds), where, "get dataspace"), H5Sclose);
+  const hsize_t start[1] = {begin}, count[1] = {end - begin};
+  C2AM_H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr), where,
+                "select a byte range");
+  Hid mem(C2AM_H5_CHECK(H5Screate_simple(1, count, nullptr), where, "create memory space"), H5Sclose);
+  C2AM_H5_CHECK(H5Dread(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, out.data()), where, "read bytes");
+  return out;
+}
+
+Hid utf8_vlen_type(const std::string& file) {
+  Hid str(C2AM_H5_CHECK(H5Tcopy(H5T_C_S1), file, "copy string type"), H5Tclose);
+  C2AM_H5_CHECK(H5Tset_size(str, H5T_VARIABLE), file, "make a variable-length string type");
+  C2AM_H5_CHECK(H5Tset_cset(str, H5T_CSET_UTF8), file, "set charset");
+  return str;
+}
+
+}  // namespace c2am::data::h5

@@ -1,0 +1,98 @@
+// Implements: the HDF5 plumbing of the packed format, private to c2am_data:
+// the one check macro for HDF5 calls (C2AM_H5_CHECK), the process-wide lock
+// that serialises HDF5, an owning handle, and typed attribute / dataset I/O.
+// Every error names the file (or "file[index] (name)") it concerns.
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c2am::data::h5 {
+
+// Throws c2am::Error "<where>: HDF5 <what> failed [<src>:<line>]: <HDF5 error stack>".
+[[noreturn]] void fail(std::string_view where, std::string_view what, const char* src, int line);
+
+template <typename T>
+T check(T result, std::string_view where, std::string_view what, const char* src, int line) {
+  if (result < 0) fail(where, what, src, line);
+  return result;
+}
+
+// The one check for HDF5 calls: a negative result (hid_t, herr_t, htri_t, int)
+// throws naming the file, the operation, this source line and HDF5's error stack.
+#define C2AM_H5_CHECK(expr, where, what) ::c2am::data::h5::check((expr), (where), (what), __FILE__, __LINE__)
+
+// Holds the process-wide HDF5 lock and switches HDF5's automatic error
+// printing off for the calling thread (in a thread-safe build that setting is
+// per thread). Every HDF5 call of c2am runs under one.
+class Lock {
+ public:
+  Lock();
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+ private:
+  std::lock_guard<std::mutex> guard_;
+};
+
+// Owns an HDF5 identifier and closes it with the matching H5?close.
+class Hid {
+ public:
+  Hid() : id_(-1), close_(nullptr) {}
+  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Hid() { reset(); }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Hid& operator=(Hid&& o) noexcept;
+  operator hid_t() const { return id_; }  // NOLINT(google-explicit-constructor): passed to HDF5 calls
+  bool valid() const { return id_ >= 0; }
+  void reset();
+  // Closes now and throws on failure (the close of a file being written flushes it).
+  void close_checked(std::string_view where, std::string_view what);
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+Hid open_dataset(hid_t loc, const std::string& file, const std::string& path, hid_t dapl = H5P_DEFAULT);
+bool exists(hid_t loc, const std::string& file, const std::string& path);
+
+// Root attributes: variable-length UTF-8 strings and int64 scalars.
+void write_attr(hid_t loc, const std::string& file, const char* name, const std::string& value);
+void write_attr(hid_t loc, const std::string& file, const char* name, std::int64_t value);
+// Readers accept fixed- and variable-length strings; a missing attribute is
+// "<file>: not a c2am shard (no attribute '<name>')".
+std::string read_attr_string(hid_t loc, const std::string& file, const char* name);
+std::int64_t read_attr_int(hid_t loc, const std::string& file, const char* name);
+
+// Writes rows × columns values (rank 1 when columns == 1); chunk_rows > 0: chunked.
+void write_dataset(hid_t loc, const std::string& file, const char* name, hid_t type, const void* data,
+                   hsize_t rows, hsize_t columns = 1, hsize_t chunk_rows = 0);
+
+// The dimensions of a dataset of rank 1 or 2 (rank 1 reported as {n, 1}).
+struct Shape {
+  int rank = 0;
+  hsize_t rows = 0, columns = 1;
+};
+Shape dataset_shape(hid_t ds, const std::string& file, const std::string& path);
+
+// Reads a whole dataset of `columns` columns; with rows >= 0 its row count
+// must match. Errors name the file and dataset.
+template <typename T>
+std::vector<T> read_dataset(hid_t file_id, const std::string& file, const std::string& path, hid_t mem_type,
+                            hsize_t columns = 1, std::int64_t rows = -1);
+
+// Reads elements [begin, end) of a 1-D uint8 dataset by hyperslab.
+std::vector<std::uint8_t> read_bytes(hid_t ds, std::string_view where, std::uint64_t begin,
+                                     std::uint64_t end);
+
+// A variable-length UTF-8 string type (h5py: str / bytes, dtype object).
+Hid utf8_vlen_type(const std::string& file);
+
+}  // namespace c2am::data::h5
