@@ -125,8 +125,7 @@ std::vector<std::optional<data::ManifestShard>> prepare_output(const PackOptions
     for (std::int64_t i = 0; i < r->size(); ++i) sums[static_cast<std::size_t>(i)] = r->stored_checksum(i);
     complete[static_cast<std::size_t>(index)] =
         data::ManifestShard{fs::path(path).filename().string(), r->size(),
-                            data::checksum64(reinterpret_cast<const std::uint8_t*>(sums.data()),
-                                             sums.size() * sizeof(std::uint64_t))};
+                            data::shard_checksum(sums)};
   }
   return complete;
 }
