@@ -13,6 +13,7 @@
 #include "train/checkpoint.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/threads.h"
 
 namespace c2am::eval {
 
@@ -84,8 +85,8 @@ nlohmann::json to_json(const WsolEvalResult& r) {
 }  // namespace
 
 WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, const util::Logger& log) {
-  const int threads = cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::thread::hardware_concurrency());
-  torch::set_num_threads(std::max(1, threads));
+  const int threads = util::resolve_threads(cfg.run.threads);
+  torch::set_num_threads(threads);
   WsolEvalResult result;
   const auto found = train::resolve_checkpoint(options.checkpoint);
   if (!found) throw UsageError(fmt::format("no valid checkpoint in '{}'", options.checkpoint));
@@ -102,7 +103,7 @@ WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& o
 
   data::LoaderOptions lopt;
   lopt.batch_per_rank = cfg.eval.batch_size;
-  lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : std::max(1, threads);
+  lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
   lopt.shuffle = false;
   lopt.drop_last = false;
   lopt.keep_crops = options.heatmaps > 0;

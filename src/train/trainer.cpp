@@ -13,17 +13,13 @@
 #include "train/optimizer.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/threads.h"
 
 namespace c2am::train {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int resolve_threads(int configured) {
-  if (configured > 0) return configured;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 std::string format_eta(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds));
@@ -84,7 +80,7 @@ Checkpoint snapshot(const config::Config& cfg, const model::C2amNet& net, const 
 }  // namespace
 
 TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log) {
-  const int threads = resolve_threads(cfg.run.threads);
+  const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
   const std::string& run_dir = cfg.run.out;
   util::make_dirs(run_dir);
