@@ -2,7 +2,9 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "dist/context.h"
 #include "train/trainer.h"
+#include "util/error.h"
 #include "util/log.h"
 
 namespace c2am::cli {
@@ -22,15 +24,22 @@ void add_train(CLI::App& app, Action* action) {
                   "continue training: 'auto' (newest valid checkpoint of the run folder, if any) or a "
                   "checkpoint file / run folder");
   cmd->footer(
-      "Example: c2am train -c configs/synth_demo.toml --data runs/demo/data/CUB_200_2011 -o runs/demo "
-      "--resume auto");
+      "Distributed: start it with mpirun or srun --mpi=pmix (launch/mpirun.sh, launch/slurm/); "
+      "train.batch_size is the global batch.\nSIGUSR1/SIGTERM: checkpoint at the next step and exit 75.\n"
+      "Example: c2am train -c configs/synth_demo.toml --data runs/demo/data -o runs/demo --resume auto\n"
+      "Example: launch/mpirun.sh -n 2 -- build/src/cli/c2am train -c configs/synth_demo.toml --data runs/demo/data "
+      "-o runs/demo");
   cmd->callback([args, action] {
     *action = [args] {
       const config::Config cfg = resolve_config(args->cfg);
-      util::Logger log;
+      const dist::Context& ctx = dist::context();
+      util::Logger log(ctx.rank, ctx.world);
       const train::TrainResult r = train::train(cfg, args->resume, log);
-      fmt::print("trained {} steps; checkpoint: {}\n", r.steps, r.checkpoint);
-      return 0;
+      if (ctx.rank == 0) {
+        fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained", r.steps,
+                   r.checkpoint);
+      }
+      return r.preempted ? kExitPreempted : kExitOk;
     };
   });
 }

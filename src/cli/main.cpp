@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "dist/context.h"
 #include "util/error.h"
 
 #ifndef C2AM_VERSION
@@ -34,19 +35,40 @@ int run(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? c2am::kExitOk : c2am::kExitUsage;
   }
+  const c2am::dist::Context& ctx = c2am::dist::init();
+  const std::string command = app.get_subcommands().front()->get_name();
+  if (ctx.world > 1 && command != "train") {
+    throw c2am::UsageError(fmt::format("'c2am {}' runs as one process; start it without mpirun/srun "
+                                       "(only 'c2am train' is distributed)",
+                                       command));
+  }
   return action();
+}
+
+// Ends the process: one rank's failure ends the whole job (MPI_Abort), so no
+// rank waits for a peer that is gone.
+int finish(int status, const char* message) {
+  const c2am::dist::Context& ctx = c2am::dist::context();
+  if (message != nullptr) {
+    if (ctx.world > 1) {
+      fmt::print(stderr, "c2am: error on rank {} of {} ({}): {}\n", ctx.rank, ctx.world, ctx.host, message);
+    } else {
+      fmt::print(stderr, "c2am: error: {}\n", message);
+    }
+    if (ctx.world > 1) c2am::dist::abort_job(status);
+  }
+  c2am::dist::finalize();
+  return status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    return run(argc, argv);
+    return finish(run(argc, argv), nullptr);
   } catch (const c2am::UsageError& e) {
-    fmt::print(stderr, "c2am: error: {}\n", e.what());
-    return c2am::kExitUsage;
+    return finish(c2am::kExitUsage, e.what());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "c2am: error: {}\n", e.what());
-    return c2am::kExitFailure;
+    return finish(c2am::kExitFailure, e.what());
   }
 }

@@ -101,6 +101,12 @@ const std::vector<Key>& keys() {
       C2AM_KEY(eval.every_epochs, at_least(0), "evaluate every N epochs; 0 = only at the end"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
       C2AM_KEY(eval.heatmaps, at_least(0), "heatmap PNGs written"),
+      C2AM_KEY(dist.backend, one_of({"auto", "mpi", "nccl"}),
+               "collectives: auto = NCCL for CUDA tensors, MPI otherwise"),
+      C2AM_KEY(dist.bucket_mb, above(0), "gradient all-reduce bucket size (MiB)"),
+      C2AM_KEY(dist.timeout_s, above(0), "seconds a collective may take before the job is ended"),
+      C2AM_KEY(dist.sync_batchnorm, one_of({"none", "head", "all"}),
+               "BatchNorm statistics over the global batch: none, the head's, or all layers"),
       C2AM_KEY(run.out, non_empty(), "run folder: config, metrics, checkpoints"),
       C2AM_KEY(run.threads, at_least(0), "CPU intra-op threads; 0 = all cores"),
   };

@@ -56,6 +56,13 @@ struct EvalConfig {
   int heatmaps = 16;           // heatmap PNGs written by the demo/eval, >= 0
 };
 
+struct DistConfig {
+  std::string backend = "auto";        // auto (NCCL on CUDA, MPI otherwise) | mpi | nccl
+  double bucket_mb = 25.0;             // gradient all-reduce bucket size in MiB, > 0
+  int timeout_s = 600;                 // a collective that takes longer ends the job, > 0
+  std::string sync_batchnorm = "none"; // none | head | all: BatchNorm statistics over the global batch
+};
+
 struct RunConfig {
   std::string out = "runs/default";  // run folder: config, metrics, checkpoints
   int threads = 0;                   // CPU intra-op threads; 0 = all cores
@@ -67,6 +74,7 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   EvalConfig eval;
+  DistConfig dist;
   RunConfig run;
 };
 

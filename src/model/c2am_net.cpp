@@ -5,7 +5,7 @@ namespace c2am::model {
 DisentanglerImpl::DisentanglerImpl(int channels) {
   activation_head = register_module(
       "activation_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 1, 3).padding(1).bias(false)));
-  bn_head = register_module("bn_head", torch::nn::BatchNorm2d(1));
+  bn_head = register_module("bn_head", SyncableBatchNorm2d(1));
 }
 
 C2amOutput DisentanglerImpl::forward(const torch::Tensor& z) {

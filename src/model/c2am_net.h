@@ -24,7 +24,7 @@ class DisentanglerImpl : public torch::nn::Module {
   C2amOutput forward(const torch::Tensor& z);
 
   torch::nn::Conv2d activation_head{nullptr};
-  torch::nn::BatchNorm2d bn_head{nullptr};
+  SyncableBatchNorm2d bn_head{nullptr};
 };
 TORCH_MODULE(Disentangler);
 

@@ -31,21 +31,21 @@ class BlockImpl : public torch::nn::Module {
     const int expansion = bottleneck ? 4 : 1;
     if (bottleneck) {
       conv1_ = register_module("conv1", conv(inplanes, planes, 1, 1, 0));
-      bn1_ = register_module("bn1", torch::nn::BatchNorm2d(planes));
+      bn1_ = register_module("bn1", SyncableBatchNorm2d(planes));
       conv2_ = register_module("conv2", conv(planes, planes, 3, stride, 1));
-      bn2_ = register_module("bn2", torch::nn::BatchNorm2d(planes));
+      bn2_ = register_module("bn2", SyncableBatchNorm2d(planes));
       conv3_ = register_module("conv3", conv(planes, planes * expansion, 1, 1, 0));
-      bn3_ = register_module("bn3", torch::nn::BatchNorm2d(planes * expansion));
+      bn3_ = register_module("bn3", SyncableBatchNorm2d(planes * expansion));
     } else {
       conv1_ = register_module("conv1", conv(inplanes, planes, 3, stride, 1));
-      bn1_ = register_module("bn1", torch::nn::BatchNorm2d(planes));
+      bn1_ = register_module("bn1", SyncableBatchNorm2d(planes));
       conv2_ = register_module("conv2", conv(planes, planes, 3, 1, 1));
-      bn2_ = register_module("bn2", torch::nn::BatchNorm2d(planes));
+      bn2_ = register_module("bn2", SyncableBatchNorm2d(planes));
     }
     if (stride != 1 || inplanes != planes * expansion) {
       downsample_ = register_module(
           "downsample", torch::nn::Sequential(conv(inplanes, planes * expansion, 1, stride, 0),
-                                              torch::nn::BatchNorm2d(planes * expansion)));
+                                              SyncableBatchNorm2d(planes * expansion)));
     }
   }
 
@@ -63,7 +63,7 @@ class BlockImpl : public torch::nn::Module {
  private:
   bool bottleneck_;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
+  SyncableBatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(Block);
@@ -81,7 +81,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) {
     if (s != 1 && s != 2) throw UsageError("model.strides: each stride must be 1 or 2, got " + std::to_string(s));
   }
   conv1_ = register_module("conv1", conv(3, 64, 7, 2, 3));
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(64));
+  bn1_ = register_module("bn1", SyncableBatchNorm2d(64));
   layer1_ = register_module("layer1", make_layer(64, spec.blocks[0], options.strides[0], spec.bottleneck));
   layer2_ = register_module("layer2", make_layer(128, spec.blocks[1], options.strides[1], spec.bottleneck));
   layer3_ = register_module("layer3", make_layer(256, spec.blocks[2], options.strides[2], spec.bottleneck));
@@ -91,7 +91,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* c = module->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(c->weight, /*a=*/0, torch::kFanOut, torch::kReLU);
-    } else if (auto* b = module->as<torch::nn::BatchNorm2d>()) {
+    } else if (auto* b = module->as<SyncableBatchNorm2d>()) {
       torch::nn::init::ones_(b->weight);
       torch::nn::init::zeros_(b->bias);
     }

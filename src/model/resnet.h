@@ -4,6 +4,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "model/batchnorm.h"
+
 #include <array>
 #include <string>
 
@@ -32,7 +34,7 @@ class ResNetImpl : public torch::nn::Module {
 
   int inplanes_ = 64;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  SyncableBatchNorm2d bn1_{nullptr};
   torch::nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
 };
 TORCH_MODULE(ResNet);

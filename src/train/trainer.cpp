@@ -3,10 +3,15 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <thread>
 
 #include "data/loader.h"
+#include "dist/autograd_ops.h"
+#include "dist/communicator.h"
+#include "dist/grad_sync.h"
+#include "dist/preempt.h"
 #include "loss/contrastive_loss.h"
 #include "model/c2am_net.h"
 #include "train/checkpoint.h"
@@ -77,19 +82,61 @@ Checkpoint snapshot(const config::Config& cfg, const model::C2amNet& net, const 
   return c;
 }
 
+// Rank 0's momentum buffers on every rank (after a resume on rank 0).
+void broadcast_momentum(dist::Communicator& comm, Sgd& sgd) {
+  if (comm.world() == 1) return;
+  std::vector<int64_t> defined;
+  for (const ParamGroup& g : sgd.groups())
+    for (const torch::Tensor& m : g.momentum) defined.push_back(m.defined() ? 1 : 0);
+  defined = dist::broadcast_values(comm, defined);
+  size_t k = 0;
+  for (ParamGroup& g : sgd.groups()) {
+    for (size_t i = 0; i < g.momentum.size(); ++i, ++k) {
+      if (!defined[k]) {
+        g.momentum[i] = torch::Tensor();
+        continue;
+      }
+      if (!g.momentum[i].defined()) g.momentum[i] = torch::zeros_like(g.params[i]);
+      comm.broadcast(g.momentum[i], 0);
+    }
+  }
+}
+
+int64_t as_signed(uint64_t v) {
+  int64_t s;
+  std::memcpy(&s, &v, sizeof(s));
+  return s;
+}
+
+uint64_t as_unsigned(int64_t v) {
+  uint64_t u;
+  std::memcpy(&u, &v, sizeof(u));
+  return u;
+}
+
 }  // namespace
 
 TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log) {
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
+  const dist::Context& ctx = dist::context();
+  std::unique_ptr<dist::Communicator> comm = dist::make_communicator(ctx, cfg.dist, torch::Device(torch::kCPU));
+  const int world = comm->world();
+  const int rank = comm->rank();
+  if (cfg.train.batch_size % world != 0) {
+    throw UsageError(fmt::format("train.batch_size = {} (the global batch) is not divisible by the {} ranks",
+                                 cfg.train.batch_size, world));
+  }
   const std::string& run_dir = cfg.run.out;
-  util::make_dirs(run_dir);
-  util::write_file_atomic(run_dir + "/config.toml", config::to_toml(cfg));
+  if (rank == 0) {
+    util::make_dirs(run_dir);
+    util::write_file_atomic(run_dir + "/config.toml", config::to_toml(cfg));
+  }
   log.info("resolved configuration (saved as {}/config.toml):\n{}", run_dir, config::to_toml(cfg));
 
   torch::manual_seed(cfg.train.seed);
   model::C2amNet net(model::ResNetOptions{cfg.model.arch, cfg.model.strides});
-  if (!cfg.model.pretrained.empty()) {
+  if (!cfg.model.pretrained.empty() && rank == 0) {  // other ranks get the weights by broadcast
     const model::ImportReport rep =
         model::import_weights(*net, model::read_tensor_dict(cfg.model.pretrained), cfg.model.pretrained);
     log.info("pretrained '{}': {} tensors loaded, {} missing, {} unexpected, {} ignored", cfg.model.pretrained,
@@ -97,11 +144,17 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
     for (const auto& k : rep.unexpected) log.warn("pretrained key not used: {}", k);
   }
   freeze_batchnorm_affine(*net);
+  if (world > 1 && cfg.dist.sync_batchnorm != "none") {
+    torch::nn::Module& scope = cfg.dist.sync_batchnorm == "head" ? static_cast<torch::nn::Module&>(*net->ac_head)
+                                                                 : static_cast<torch::nn::Module&>(*net);
+    const int layers = model::set_batchnorm_sync(scope, dist::make_sync_batchnorm(*comm));
+    log.info("SyncBatchNorm on {} BatchNorm layers ({})", layers, cfg.dist.sync_batchnorm);
+  }
   Sgd sgd(*net, cfg.train);
 
-  const int world = 1;  // the distributed layer sets rank and world
   data::LoaderOptions lopt;
   lopt.batch_per_rank = cfg.train.batch_size / world;
+  lopt.rank = rank;
   lopt.world = world;
   lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
   lopt.seed = cfg.train.seed;
@@ -118,7 +171,7 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
   progress.max_steps = steps_per_epoch * cfg.train.epochs;
   int polarity = -1;
   std::string resume_from;
-  if (!resume.empty()) {
+  if (!resume.empty() && rank == 0) {  // rank 0 reads the checkpoint; the others get it by broadcast
     std::string skipped;
     const auto found = resolve_checkpoint(resume == "auto" ? run_dir : resume, &skipped);
     if (!skipped.empty()) log.warn("{}", skipped);
@@ -130,8 +183,24 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
     restore(ckpt, cfg, resume_from, net, sgd);
     progress = ckpt.progress;
     polarity = ckpt.polarity;
-    log.info("resumed from {} at step {} (epoch {}, batch {})", resume_from, progress.step, progress.epoch + 1,
-             progress.step_in_epoch);
+  }
+  {
+    const std::vector<int64_t> v = dist::broadcast_values(
+        *comm, {resume_from.empty() ? 0 : 1, progress.step, progress.epoch, progress.step_in_epoch,
+                progress.max_steps, as_signed(progress.seed), polarity});
+    progress = Progress{v[1], v[2], v[3], v[4], as_unsigned(v[5])};
+    polarity = static_cast<int>(v[6]);
+    if (v[0]) {
+      log.info("resumed from {} at step {} (epoch {}, batch {})", resume_from, progress.step, progress.epoch + 1,
+               progress.step_in_epoch);
+    }
+  }
+  dist::broadcast_module(*comm, *net);  // every rank starts from rank 0's parameters and buffers
+  broadcast_momentum(*comm, sgd);
+  std::unique_ptr<dist::GradSync> grad_sync;
+  if (world > 1) {
+    grad_sync = std::make_unique<dist::GradSync>(*comm, net->named_parameters(/*recurse=*/true).pairs(),
+                                                 cfg.dist.bucket_mb);
   }
   const int64_t stop_at =
       cfg.train.max_steps > 0 ? std::min<int64_t>(cfg.train.max_steps, progress.max_steps) : progress.max_steps;
@@ -139,10 +208,16 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
   util::Logger& mlog = const_cast<util::Logger&>(log);
   mlog.open_metrics(run_dir + "/metrics.jsonl");
   log.info("data: {}", loader.dataset().description);
-  log.info("training {} on {} images: {} epochs x {} steps, batch {}, {} threads", cfg.model.arch,
-           loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, threads);
+  if (world > 1) {
+    log.info("world: {} ranks ({} backend, started by {}), local batch {}, {} gradient buckets of <= {} MiB", world,
+             comm->backend(), ctx.launcher, lopt.batch_per_rank, grad_sync->num_buckets(), cfg.dist.bucket_mb);
+  }
+  log.info("training {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank",
+           cfg.model.arch, loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, world,
+           world == 1 ? "" : "s", threads);
 
   TrainResult result;
+  result.world = world;
   net->train();
   const auto t_start = Clock::now();
   int64_t images_seen = 0;
@@ -150,13 +225,23 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
   int64_t images_window = 0;
   auto save = [&](const char* why) {
     const std::string path = checkpoint_path(run_dir, progress.step);
-    save_checkpoint(path, snapshot(cfg, net, sgd, progress, polarity));
-    prune_checkpoints(run_dir, cfg.train.keep_checkpoints);
+    if (rank == 0) {
+      save_checkpoint(path, snapshot(cfg, net, sgd, progress, polarity));
+      prune_checkpoints(run_dir, cfg.train.keep_checkpoints);
+    }
     result.checkpoint = path;
     log.info("checkpoint ({}) {}", why, path);
   };
+  auto decide_polarity = [&](const torch::Tensor& last_map) {
+    // Rank 0's first image is the global batch's first image: the same map
+    // a single process would look at.
+    int p = rank == 0 && last_map.defined() ? (model::border_says_negative(last_map) ? 1 : 0) : -1;
+    polarity = static_cast<int>(dist::broadcast_values(*comm, {p})[0]);
+  };
 
-  while (progress.step < stop_at && progress.epoch < cfg.train.epochs) {
+  dist::install_preemption_handlers();
+  bool preempted = false;
+  while (!preempted && progress.step < stop_at && progress.epoch < cfg.train.epochs) {
     loader.start_epoch(progress.epoch, progress.step_in_epoch);
     torch::Tensor last_map;
     while (progress.step < stop_at) {
@@ -165,10 +250,20 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
       for (const std::string& why : batch->skipped) log.warn("skipped sample: {}", why);
 
       const model::C2amOutput out = net->forward(batch->images);
-      const loss::LossTerms loss = loss::c2am_loss(out.v_f, out.v_b, cfg.loss.alpha);
+      loss::LossTerms loss;
+      if (world == 1) {
+        loss = loss::c2am_loss(out.v_f, out.v_b, cfg.loss.alpha);
+      } else {
+        // One gather for both embeddings; each rank's rows against all columns.
+        const int64_t c = out.v_f.size(1);
+        const torch::Tensor all = dist::gather_rows(*comm, torch::cat({out.v_f, out.v_b}, /*dim=*/1));
+        loss = loss::c2am_loss_rows(out.v_f, out.v_b, all.narrow(1, 0, c), all.narrow(1, c, c), cfg.loss.alpha);
+      }
 
       sgd.zero_grad();
+      if (grad_sync) grad_sync->begin_step();
       loss.total.backward();
+      if (grad_sync) grad_sync->finish();
       const double lr = sgd.lr_at(progress.step, progress.max_steps);
       sgd.step(progress.step, progress.max_steps);
       ++progress.step;
@@ -179,21 +274,29 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
       images_seen += n;
       images_window += n;
       if (progress.step % cfg.train.log_every == 0 || progress.step == stop_at) {
+        // The loss terms are this rank's share of the global loss: their sum is the loss.
+        torch::Tensor terms = torch::stack({loss.total, loss.pos_bg, loss.neg, loss.pos_fg}).detach().to(torch::kDouble);
+        comm->allreduce(terms, dist::ReduceOp::kSum);
+        const auto* t = terms.data_ptr<double>();
         const double dt = std::chrono::duration<double>(Clock::now() - t_window).count();
-        const double ips = static_cast<double>(images_window) / std::max(dt, 1e-9);
+        const double ips_rank = static_cast<double>(images_window) / std::max(dt, 1e-9);
+        const double ips = ips_rank * world;
         const double eta = static_cast<double>(stop_at - progress.step) * cfg.train.batch_size / std::max(ips, 1e-9);
+        const std::string rate = world == 1 ? fmt::format("{:.1f} img/s", ips)
+                                            : fmt::format("{:.1f} img/s ({:.1f} per rank)", ips, ips_rank);
         log.progress(fmt::format(
-            "epoch {}/{} step {}/{} | loss {:.4f} (pos_bg {:.4f} neg {:.4f} pos_fg {:.4f}) | lr {:.3g} | {:.1f} img/s "
-            "| ETA {}",
-            progress.epoch + 1, cfg.train.epochs, progress.step, stop_at, loss.total.item<double>(),
-            loss.pos_bg.item<double>(), loss.neg.item<double>(), loss.pos_fg.item<double>(), lr, ips,
+            "epoch {}/{} step {}/{} | loss {:.4f} (pos_bg {:.4f} neg {:.4f} pos_fg {:.4f}) | lr {:.3g} | {} | ETA {}",
+            progress.epoch + 1, cfg.train.epochs, progress.step, stop_at, t[0], t[1], t[2], t[3], lr, rate,
             format_eta(eta)));
         mlog.metric(fmt::format(
-            R"({{"kind":"train","step":{},"epoch":{},"loss":{},"pos_bg":{},"neg":{},"pos_fg":{},"lr":{},"img_per_s":{}}})",
-            progress.step, progress.epoch, loss.total.item<double>(), loss.pos_bg.item<double>(),
-            loss.neg.item<double>(), loss.pos_fg.item<double>(), lr, ips));
+            R"({{"kind":"train","step":{},"epoch":{},"loss":{},"pos_bg":{},"neg":{},"pos_fg":{},"lr":{},"img_per_s":{},"world":{},"img_per_s_per_rank":{}}})",
+            progress.step, progress.epoch, t[0], t[1], t[2], t[3], lr, ips, world, ips_rank));
         t_window = Clock::now();
         images_window = 0;
+      }
+      if (comm->any(dist::preemption_requested())) {
+        preempted = true;
+        break;
       }
       if (cfg.train.checkpoint_every > 0 && progress.step % cfg.train.checkpoint_every == 0 &&
           progress.step < stop_at) {
@@ -202,27 +305,40 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
     }
     const bool epoch_done = progress.step_in_epoch >= steps_per_epoch;
     if (epoch_done && progress.epoch == 0 && polarity < 0 && last_map.defined()) {
-      polarity = model::border_says_negative(last_map) ? 1 : 0;
+      decide_polarity(last_map);
       log.info("polarity after the first epoch: {}", polarity ? "negative (1 - P is the foreground)" : "positive");
     }
     if (epoch_done) {
       ++progress.epoch;
       progress.step_in_epoch = 0;
     }
-    if (!epoch_done && progress.step < stop_at) break;  // loader ran dry: cannot happen with drop_last
+    if (!epoch_done && !preempted && progress.step < stop_at) break;  // loader ran dry: cannot happen with drop_last
     if (polarity < 0 && progress.step >= stop_at && last_map.defined()) {
-      polarity = model::border_says_negative(last_map) ? 1 : 0;  // stopped before the first epoch ended
+      decide_polarity(last_map);  // stopped before the first epoch ended
     }
     log.end_progress();
+    if (preempted) {
+      const int sig = dist::preemption_signal();
+      log.info("preemption requested ({}): checkpointing at step {} and exiting with status {}",
+               sig == 0 ? std::string("signal on another rank") : fmt::format("signal {} on rank {}", sig, rank),
+               progress.step, kExitPreempted);
+      save("preemption");
+      break;
+    }
     save(epoch_done ? "epoch end" : "stop");
   }
   log.end_progress();
   const double seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
   result.polarity = polarity;
   result.steps = progress.step;
-  result.images_per_second = static_cast<double>(images_seen) / std::max(seconds, 1e-9);
-  log.info("trained {} steps in {:.1f} s ({:.1f} img/s); last checkpoint {}", progress.step, seconds,
-           result.images_per_second, result.checkpoint);
+  result.preempted = preempted;
+  result.images_per_second_per_rank = static_cast<double>(images_seen) / std::max(seconds, 1e-9);
+  result.images_per_second = result.images_per_second_per_rank * world;
+  log.info("trained {} steps in {:.1f} s ({:.1f} img/s{}); last checkpoint {}", progress.step, seconds,
+           result.images_per_second,
+           world == 1 ? std::string() : fmt::format(", {:.1f} per rank on {} ranks", result.images_per_second_per_rank, world),
+           result.checkpoint);
+  comm->barrier();  // rank 0's checkpoint is on disk before any rank reports success
   return result;
 }
 

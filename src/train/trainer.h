@@ -13,12 +13,18 @@ struct TrainResult {
   std::string checkpoint;  // the last checkpoint written
   int polarity = -1;
   int64_t steps = 0;
-  double images_per_second = 0;
+  double images_per_second = 0;           // all ranks together
+  double images_per_second_per_rank = 0;
+  int world = 1;
+  bool preempted = false;  // stopped by SIGUSR1/SIGTERM after a checkpoint: exit kExitPreempted
 };
 
 // Trains as `cfg` says, writing into cfg.run.out (config.toml, metrics.jsonl,
 // checkpoints/). `resume` is "", "auto" (newest valid checkpoint of the run
 // folder, or a fresh start when there is none) or a checkpoint path / folder.
+// Under an MPI launcher every rank calls it: rank 0 reads the checkpoint and
+// writes everything, each rank trains its slice of every global batch
+// (docs/distributed.md).
 TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log);
 
 }  // namespace c2am::train

@@ -84,6 +84,10 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.eval.every_epochs, b.eval.every_epochs);
   EXPECT_EQ(a.eval.batch_size, b.eval.batch_size);
   EXPECT_EQ(a.eval.heatmaps, b.eval.heatmaps);
+  EXPECT_EQ(a.dist.backend, b.dist.backend);
+  EXPECT_EQ(a.dist.bucket_mb, b.dist.bucket_mb);
+  EXPECT_EQ(a.dist.timeout_s, b.dist.timeout_s);
+  EXPECT_EQ(a.dist.sync_batchnorm, b.dist.sync_batchnorm);
   EXPECT_EQ(a.run.out, b.run.out);
   EXPECT_EQ(a.run.threads, b.run.threads);
 }
@@ -407,6 +411,10 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
   cfg.eval.every_epochs = 2;
   cfg.eval.batch_size = 3;
   cfg.eval.heatmaps = 0;
+  cfg.dist.backend = "mpi";
+  cfg.dist.bucket_mb = 0.5;
+  cfg.dist.timeout_s = 30;
+  cfg.dist.sync_batchnorm = "all";
   cfg.run.out = "runs/round trip";
   cfg.run.threads = 4;
   ASSERT_NO_THROW(validate(cfg));
@@ -420,9 +428,9 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
 
 TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
-  for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[run]"})
+  for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 33u);
+  EXPECT_EQ(keys_of(text).size(), 37u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});
