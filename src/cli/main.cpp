@@ -1,6 +1,7 @@
 // Implements: the `c2am` executable: one binary, git-style subcommands.
 // Catches every error, reports it and exits with the documented status
-// (0 ok, 2 usage/config, 1 other failures).
+// (0 ok, 2 usage/config, 1 other failures, 75 preempted); under an MPI
+// launcher an error on one rank ends every rank (dist::end_process).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -45,30 +46,14 @@ int run(int argc, char** argv) {
   return action();
 }
 
-// Ends the process: one rank's failure ends the whole job (MPI_Abort), so no
-// rank waits for a peer that is gone.
-int finish(int status, const char* message) {
-  const c2am::dist::Context& ctx = c2am::dist::context();
-  if (message != nullptr) {
-    if (ctx.world > 1) {
-      fmt::print(stderr, "c2am: error on rank {} of {} ({}): {}\n", ctx.rank, ctx.world, ctx.host, message);
-    } else {
-      fmt::print(stderr, "c2am: error: {}\n", message);
-    }
-    if (ctx.world > 1) c2am::dist::abort_job(status);
-  }
-  c2am::dist::finalize();
-  return status;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    return finish(run(argc, argv), nullptr);
+    return c2am::dist::end_process(run(argc, argv), nullptr);
   } catch (const c2am::UsageError& e) {
-    return finish(c2am::kExitUsage, e.what());
+    return c2am::dist::end_process(c2am::kExitUsage, e.what());
   } catch (const std::exception& e) {
-    return finish(c2am::kExitFailure, e.what());
+    return c2am::dist::end_process(c2am::kExitFailure, e.what());
   }
 }

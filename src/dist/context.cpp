@@ -93,6 +93,19 @@ void abort_job(int status) {
   MPI_Abort(MPI_COMM_WORLD, status);
 }
 
+int end_process(int status, const char* error_message) {
+  if (error_message != nullptr) {
+    if (g_context.world > 1) {
+      fmt::print(stderr, "c2am: error on rank {} of {} ({}): {}\n", g_context.rank, g_context.world, g_context.host,
+                 error_message);
+      abort_job(status);
+    }
+    fmt::print(stderr, "c2am: error: {}\n", error_message);
+  }
+  finalize();
+  return status;
+}
+
 MPI_Comm world_comm() {
   if (g_world == MPI_COMM_NULL) throw Error("MPI is not initialised: the job was not started by mpirun or srun");
   return g_world;

@@ -37,4 +37,10 @@ void finalize();
 // MPI is not initialised.
 void abort_job(int status);
 
+// Ends this process's part of the job and returns `status` for main() to
+// return. With an error message: prints it (naming rank and host when the
+// world has several ranks) and, in a multi-rank job, aborts every rank so no
+// peer waits for this one. Without one: finalises MPI.
+int end_process(int status, const char* error_message);
+
 }  // namespace c2am::dist

@@ -9,6 +9,7 @@
 #include <climits>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -129,9 +130,10 @@ class MpiCommunicator : public Communicator {
       state_->stop = true;
     }
     state_->cv.notify_all();
-    // A worker stuck in a collective that timed out cannot be joined; the
-    // process is about to abort the job anyway.
-    if (state_->failure().empty()) {
+    // A worker stuck in a collective (timed out, or abandoned because an
+    // exception is unwinding this rank) cannot be joined; the process is
+    // about to abort the job anyway (dist::end_process).
+    if (state_->failure().empty() && std::uncaught_exceptions() == 0) {
       worker_.join();
     } else {
       worker_.detach();
