@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The built-in end-to-end demo on CPU: a synthetic CUB-layout dataset packed
-# into HDF5 shards, C²AM training from the shards (ResNet-18, small images),
+# into HDF5 shards, C²AM training from the shards with 2 MPI ranks
+# (ResNet-18, small images, negatives contrasted across both ranks),
 # CorLoc / MaxBoxAccV2 on its test split, heatmap overlays.
 # Usage: launch/demo.sh [RUN_DIR]   (default: runs/demo)
 set -euo pipefail
@@ -13,6 +14,6 @@ $C2AM synth cub "$RUN/raw" --train 600 --test 200 --seed 1 --threads "$(nproc)"
 $C2AM pack "$RUN/raw" -o "$RUN/data/train" --layout cub --split train --shard-size 200
 $C2AM pack "$RUN/raw" -o "$RUN/data/test" --layout cub --split test --shard-size 200
 $C2AM verify "$RUN/data/train" --decode
-$C2AM train -c configs/synth_demo.toml --data "$RUN/data" -o "$RUN"
+launch/mpirun.sh -n 2 -- $C2AM train -c configs/synth_demo.toml --data "$RUN/data" -o "$RUN"
 $C2AM eval-wsol -c configs/synth_demo.toml --data "$RUN/data" --ckpt "$RUN" -o "$RUN/eval" --heatmaps 32
 echo "demo: raw dataset $RUN/raw | packed shards $RUN/data/{train,test} | run $RUN (config.toml, metrics.jsonl, checkpoints/) | evaluation $RUN/eval"

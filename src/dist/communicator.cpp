@@ -45,7 +45,6 @@ bool nccl_available() {
 
 std::unique_ptr<Communicator> make_communicator(const Context& ctx, const config::DistConfig& cfg,
                                                 const torch::Device& device) {
-  if (ctx.world == 1 && !ctx.mpi) return std::make_unique<LocalCommunicator>();
   const bool want_nccl = cfg.backend == "nccl" || (cfg.backend == "auto" && device.is_cuda() && nccl_available());
   if (want_nccl) {
     if (!nccl_available()) {
@@ -54,9 +53,10 @@ std::unique_ptr<Communicator> make_communicator(const Context& ctx, const config
     }
     if (!device.is_cuda()) throw UsageError("dist.backend = \"nccl\" needs training on a CUDA device");
 #ifdef C2AM_HAVE_NCCL
-    return make_nccl_communicator(ctx, cfg.timeout_s, device.index());
+    return make_nccl_communicator(ctx, cfg.timeout_s, device.has_index() ? device.index() : ctx.local_rank);
 #endif
   }
+  if (!ctx.mpi) return std::make_unique<LocalCommunicator>();
   return make_mpi_communicator(ctx, cfg.timeout_s);
 }
 
