@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs a command on N MPI ranks (Open MPI) with sane mapping, binding and
+# environment, and prints the mpirun line it runs.
+# Usage: launch/mpirun.sh -n N [--hostfile FILE] [--oversubscribe] -- COMMAND...
+# Example: launch/mpirun.sh -n 2 -- build/src/cli/c2am train -c configs/synth_demo.toml \
+#            --data runs/demo/data -o runs/ddp --resume auto
+# Each rank gets PE = cores per node / ranks per node cores and is bound to
+# them (OMP_NUM_THREADS defaults to PE); with fewer cores than ranks, no binding.
+set -euo pipefail
+usage() { echo "usage: $0 -n N [--hostfile FILE] [--oversubscribe] -- COMMAND..." >&2; exit 2; }
+
+ranks="" hostfile="" extra=()
+while (($#)); do
+  case $1 in
+    -n | -np) ranks=${2:?}; shift 2 ;;
+    --hostfile) hostfile=${2:?}; extra+=(--hostfile "$2"); shift 2 ;;
+    --oversubscribe) extra+=(--oversubscribe); shift ;;
+    --) shift; break ;;
+    *) usage ;;
+  esac
+done
+[[ $ranks =~ ^[1-9][0-9]*$ && $# -gt 0 ]] || usage
+
+# Ranks per node: all here, or spread evenly over the hostfile's hosts (same cores assumed).
+hosts=1
+if [[ -n $hostfile ]]; then
+  hosts=$(grep -cEv '^[[:space:]]*(#|$)' "$hostfile") || { echo "no hosts in $hostfile" >&2; exit 2; }
+fi
+per_node=$(((ranks + hosts - 1) / hosts))
+pe=$(($(nproc) / per_node))
+if ((pe >= 1)); then
+  extra+=(--map-by "slot:PE=$pe" --bind-to core)
+else
+  extra+=(--bind-to none)
+fi
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$((pe > 0 ? pe : 1))}
+[[ $(id -u) -eq 0 ]] && extra+=(--allow-run-as-root)
+
+for name in PATH LD_LIBRARY_PATH OMP_NUM_THREADS CUDA_VISIBLE_DEVICES $(compgen -e | grep -E '^(C2AM|NCCL)_' || true); do
+  [[ -n ${!name+set} ]] && extra+=(-x "$name")
+done
+
+cmd=(mpirun -np "$ranks" "${extra[@]}" "$@")
+echo "+ ${cmd[*]}" >&2
+exec "${cmd[@]}"
