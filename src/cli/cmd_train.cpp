@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "dist/context.h"
+#include "eval/wsol_eval_net.h"
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -34,7 +35,22 @@ void add_train(CLI::App& app, Action* action) {
       const config::Config cfg = resolve_config(args->cfg);
       const dist::Context& ctx = dist::context();
       util::Logger log(ctx.rank, ctx.world);
-      const train::TrainResult r = train::train(cfg, args->resume, log);
+      util::Logger& mlog = log;
+      auto evaluate = [&cfg, &mlog](model::C2amNetImpl& net, int polarity, int64_t epoch,
+                                    const std::string& checkpoint, dist::Communicator& comm) {
+        eval::WsolEvalOptions opts;
+        opts.checkpoint = checkpoint;
+        opts.out_dir = fmt::format("{}/eval/epoch-{:03d}", cfg.run.out, epoch);
+        opts.heatmaps = cfg.eval.heatmaps;
+        const eval::WsolEvalResult r = eval::evaluate_wsol_net(net, polarity, cfg, opts, comm, mlog);
+        mlog.info("eval after epoch {}: CorLoc {:.2f}% (tau {:.2f}), MaxBoxAccV2 {:.2f}% -> {}", epoch,
+                  r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, opts.out_dir);
+        mlog.metric(fmt::format(
+            R"({{"kind":"eval","epoch":{},"corloc":{},"best_threshold":{},"max_box_acc_v2":{},"centre_box":{},"images":{}}})",
+            epoch, r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, r.centre_baseline,
+            r.corloc.total));
+      };
+      const train::TrainResult r = train::train(cfg, args->resume, log, evaluate);
       if (ctx.rank == 0) {
         fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained", r.steps,
                    r.checkpoint);

@@ -29,6 +29,7 @@ void add_synth(CLI::App& app, Action* action);
 void add_config(CLI::App& app, Action* action);
 void add_train(CLI::App& app, Action* action);
 void add_eval_wsol(CLI::App& app, Action* action);
+void add_extract_boxes(CLI::App& app, Action* action);
 void add_parity(CLI::App& app, Action* action);
 void add_pack(CLI::App& app, Action* action);
 void add_verify(CLI::App& app, Action* action);

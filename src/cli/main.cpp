@@ -5,7 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "dist/context.h"
@@ -27,6 +30,7 @@ int run(int argc, char** argv) {
   c2am::cli::add_config(app, &action);
   c2am::cli::add_train(app, &action);
   c2am::cli::add_eval_wsol(app, &action);
+  c2am::cli::add_extract_boxes(app, &action);
   c2am::cli::add_parity(app, &action);
   c2am::cli::add_pack(app, &action);
   c2am::cli::add_verify(app, &action);
@@ -38,10 +42,10 @@ int run(int argc, char** argv) {
   }
   const c2am::dist::Context& ctx = c2am::dist::init();
   const std::string command = app.get_subcommands().front()->get_name();
-  if (ctx.world > 1 && command != "train") {
-    throw c2am::UsageError(fmt::format("'c2am {}' runs as one process; start it without mpirun/srun "
-                                       "(only 'c2am train' is distributed)",
-                                       command));
+  // The commands that split their work over ranks; the others would repeat it.
+  const std::vector<std::string> distributed = {"train", "eval-wsol", "extract-boxes"};
+  if (ctx.world > 1 && std::find(distributed.begin(), distributed.end(), command) == distributed.end()) {
+    throw c2am::UsageError(fmt::format("'c2am {}' runs as one process; start it without mpirun/srun", command));
   }
   return action();
 }

@@ -98,7 +98,7 @@ const std::vector<Key>& keys() {
       C2AM_KEY(train.log_every, above(0), "steps between progress lines"),
       C2AM_KEY(train.checkpoint_every, at_least(0), "steps between checkpoints; 0 = end of each epoch"),
       C2AM_KEY(train.keep_checkpoints, above(0), "newest checkpoints kept"),
-      C2AM_KEY(eval.every_epochs, at_least(0), "evaluate every N epochs; 0 = only at the end"),
+      C2AM_KEY(eval.every_epochs, at_least(0), "evaluate during training after every N epochs and the last; 0 = never"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
       C2AM_KEY(eval.heatmaps, at_least(0), "heatmap PNGs written"),
       C2AM_KEY(dist.backend, one_of({"auto", "mpi", "nccl"}),

@@ -51,7 +51,7 @@ struct TrainConfig {
 };
 
 struct EvalConfig {
-  int every_epochs = 0;        // evaluate during training every N epochs; 0 = only at the end
+  int every_epochs = 0;        // evaluate during training after every N epochs and the last; 0 = never
   int batch_size = 32;         // > 0
   int heatmaps = 16;           // heatmap PNGs written by the demo/eval, >= 0
 };

@@ -131,10 +131,7 @@ Transform test_transform(const config::DataConfig& cfg) {
   return Transform{cfg.test_resize, cfg.test_crop, false, false, cfg.mean, cfg.std};
 }
 
-namespace {
-// torchvision CenterCrop offset.
 int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
-}  // namespace
 
 Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t) {
   const float sx = static_cast<float>(t.resize) / static_cast<float>(orig_w);
@@ -226,9 +223,10 @@ Batch Loader::load(int64_t batch_index) const {
     const int64_t id = order_[static_cast<size_t>(begin + i)];
     const Sample& s = dataset_.samples[static_cast<size_t>(id)];
     Image img;
+    std::array<int, 2> stored{};
     try {
       const std::vector<std::uint8_t> bytes = dataset_.bytes(s);
-      img = decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize);
+      img = decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored);
     } catch (const Error& e) {
       if (!options_.skip_bad) throw;
       ok[static_cast<size_t>(i)] = 0;
@@ -236,7 +234,8 @@ Batch Loader::load(int64_t batch_index) const {
       return;
     }
     batch.sample_ids[static_cast<size_t>(i)] = id;
-    batch.original_sizes[static_cast<size_t>(i)] = {img.width, img.height};
+    // The stored image's size (boxes are in its pixels), not the DCT-scaled decode's.
+    batch.original_sizes[static_cast<size_t>(i)] = stored;
     img = resize_bilinear(img, transform_.resize, transform_.resize);
     int x = 0, y = 0;
     bool flip = false;

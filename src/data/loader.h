@@ -57,13 +57,16 @@ struct Transform {
 Transform train_transform(const config::DataConfig& cfg);
 Transform test_transform(const config::DataConfig& cfg);
 
+// The centre crop's offset on each axis, as torchvision's CenterCrop: round((resize - crop) / 2).
+int centre_offset(int resize, int crop);
+
 // Ground-truth box in the test crop's coordinates (resize then centre crop), clipped.
 Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t);
 
 struct Batch {
   torch::Tensor images;              // n x 3 x crop x crop, float32, normalised (pinned with CUDA)
   std::vector<int64_t> sample_ids;   // indices into the sample list
-  std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each decoded image
+  std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each stored image (before DCT-scaled decoding)
   std::vector<Image> crops;          // the un-normalised crops, only when keep_crops
   std::vector<std::string> skipped;  // samples dropped under the skip policy, with the reason
 };

@@ -21,20 +21,15 @@ struct GatherRows : public torch::autograd::Function<GatherRows> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& local, Communicator* comm) {
     std::vector<int64_t> rows;
     torch::Tensor all = comm->allgather(local, &rows);
-    int64_t offset = 0;
-    for (int r = 0; r < comm->rank(); ++r) offset += rows[static_cast<size_t>(r)];
     keep_comm(ctx, comm);
-    ctx->saved_data["offset"] = offset;
-    ctx->saved_data["rows"] = local.size(0);
+    ctx->saved_data["rows"] = c10::List<int64_t>(rows);
     return all;
   }
 
+  // Sum over ranks of the gathered tensor's gradient, this rank's rows only.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    torch::Tensor g = grads[0].contiguous().clone();
-    comm_of(ctx)->allreduce(g, ReduceOp::kSum);
-    const int64_t offset = ctx->saved_data["offset"].toInt();
-    const int64_t rows = ctx->saved_data["rows"].toInt();
-    return {g.narrow(0, offset, rows), torch::Tensor()};
+    const std::vector<int64_t> rows = ctx->saved_data["rows"].toIntVector();
+    return {comm_of(ctx)->reduce_scatter_rows(grads[0].contiguous(), rows), torch::Tensor()};
   }
 };
 

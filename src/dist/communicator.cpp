@@ -28,6 +28,9 @@ class LocalCommunicator : public Communicator {
     if (rows_per_rank) *rows_per_rank = {tensor.size(0)};
     return tensor;
   }
+  torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor, const std::vector<int64_t>&) override {
+    return tensor;
+  }
   void broadcast(torch::Tensor&, int) override {}
   void barrier() override {}
   bool any(bool flag) override { return flag; }

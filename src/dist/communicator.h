@@ -42,6 +42,11 @@ class Communicator {
   // contribute different numbers of rows (other dims equal); rows_per_rank,
   // if given, receives them.
   virtual torch::Tensor allgather(const torch::Tensor& tensor, std::vector<int64_t>* rows_per_rank = nullptr) = 0;
+  // The sum over ranks of `tensor` (N x ..., the same shape on every rank),
+  // of which this rank receives only its rows: rows_per_rank[r] rows per rank
+  // in rank order (the inverse of allgather's layout). Half the traffic of an
+  // all-reduce followed by a slice.
+  virtual torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor, const std::vector<int64_t>& rows_per_rank) = 0;
   // In place: every rank gets root's tensor (same shape and dtype everywhere).
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;

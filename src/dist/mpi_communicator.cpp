@@ -197,6 +197,28 @@ class MpiCommunicator : public Communicator {
     return g->out.to(tensor.device());
   }
 
+  torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor, const std::vector<int64_t>& rows_per_rank) override {
+    TORCH_CHECK(static_cast<int>(rows_per_rank.size()) == world(), "reduce_scatter_rows: one row count per rank");
+    struct Scatter {
+      torch::Tensor in, out;
+      std::vector<int> counts;
+    };
+    auto g = std::make_shared<Scatter>();
+    g->in = tensor.detach().to(torch::kCPU).contiguous();
+    const int64_t row_numel = g->in.size(0) > 0 ? g->in.numel() / g->in.size(0) : 0;
+    for (int64_t r : rows_per_rank) g->counts.push_back(mpi_count(r * row_numel, "reduce-scatter"));
+    std::vector<int64_t> shape = g->in.sizes().vec();
+    shape[0] = rows_per_rank[static_cast<size_t>(rank())];
+    g->out = torch::empty(shape, g->in.options());
+    auto work = make_work(fmt::format("reduce-scatter (sum) of {}", describe(g->in)), g->in);
+    enqueue(work, [g](State& s) {
+      return MPI_Reduce_scatter(g->in.data_ptr(), g->out.data_ptr(), g->counts.data(), mpi_type(g->in.scalar_type()),
+                                MPI_SUM, s.comm);
+    });
+    work->wait();
+    return g->out.to(tensor.device());
+  }
+
   void broadcast(torch::Tensor& tensor, int root) override {
     auto work = make_work(fmt::format("broadcast from rank {} of {}", root, describe(tensor)), tensor);
     enqueue(work, [work, root](State& s) {

@@ -128,6 +128,35 @@ class NcclCommunicator : public Communicator {
     return torch::cat(parts);
   }
 
+  torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor, const std::vector<int64_t>& rows_per_rank) override {
+    // NCCL scatters equal blocks: pad every rank's block to the largest.
+    const int64_t most = *std::max_element(rows_per_rank.begin(), rows_per_rank.end());
+    torch::Tensor in = tensor.contiguous();
+    if (std::any_of(rows_per_rank.begin(), rows_per_rank.end(), [&](int64_t r) { return r != most; })) {
+      std::vector<torch::Tensor> blocks;
+      int64_t offset = 0;
+      for (int64_t r : rows_per_rank) {
+        torch::Tensor b = in.narrow(0, offset, r);
+        offset += r;
+        if (r < most) {
+          std::vector<int64_t> pad = b.sizes().vec();
+          pad[0] = most - r;
+          b = torch::cat({b, torch::zeros(pad, b.options())});
+        }
+        blocks.push_back(b);
+      }
+      in = torch::cat(blocks);
+    }
+    std::vector<int64_t> shape = in.sizes().vec();
+    shape[0] = most;
+    torch::Tensor out = torch::empty(shape, in.options());
+    launch("reduce-scatter", in, [&](cudaStream_t s) {
+      return ncclReduceScatter(in.data_ptr(), out.data_ptr(), static_cast<size_t>(out.numel()),
+                               nccl_type(in.scalar_type()), ncclSum, comm_, s);
+    })->wait();
+    return out.narrow(0, 0, rows_per_rank[static_cast<size_t>(rank_)]);
+  }
+
   void broadcast(torch::Tensor& tensor, int root) override {
     torch::Tensor t = tensor.is_contiguous() ? tensor : tensor.contiguous();
     launch("broadcast", t, [&](cudaStream_t s) {

@@ -25,8 +25,8 @@ double best_iou(const data::Box& box, const std::vector<data::Box>& gt_boxes) {
   return best;
 }
 
-void CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
-                            const std::vector<data::Box>& gt_boxes) {
+std::vector<data::Box> CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
+                                              const std::vector<data::Box>& gt_boxes) {
   const ScoreImage image(map);
   const BoxOptions options{/*multi_contour=*/false, clip_to_last_pixel_};
   const std::vector<double> taus = thresholds();
@@ -35,18 +35,26 @@ void CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
   for (double tau : taus)
     boxes.push_back(scale_box(image.boxes_above(image.level_for(tau), options)[0], to_crop));
   add_boxes(boxes, gt_boxes);
+  return boxes;
 }
 
-void CorLocAccumulator::add_boxes(const std::vector<data::Box>& boxes,
-                                  const std::vector<data::Box>& gt_boxes) {
+std::vector<bool> CorLocAccumulator::add_boxes(const std::vector<data::Box>& boxes,
+                                               const std::vector<data::Box>& gt_boxes) {
   if (boxes.size() != correct_.size()) {
     throw Error(fmt::format("CorLoc: {} boxes given, one per threshold ({}) expected", boxes.size(),
                             correct_.size()));
   }
-  for (size_t i = 0; i < boxes.size(); ++i) {
-    if (best_iou(boxes[i], gt_boxes) > kCorLocIou) ++correct_[i];
-  }
+  const std::vector<bool> hit = corloc_hits(boxes, gt_boxes);
+  for (size_t i = 0; i < boxes.size(); ++i)
+    if (hit[i]) ++correct_[i];
   ++total_;
+  return hit;
+}
+
+std::vector<bool> corloc_hits(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes) {
+  std::vector<bool> hit(boxes.size(), false);
+  for (size_t i = 0; i < boxes.size(); ++i) hit[i] = best_iou(boxes[i], gt_boxes) > kCorLocIou;
+  return hit;
 }
 
 void CorLocAccumulator::merge(const CorLocAccumulator& other) {

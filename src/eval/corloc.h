@@ -36,11 +36,13 @@ class CorLocAccumulator {
   // One image: `map` at map resolution, `to_crop` its scale into the test crop
   // (map_to_crop), `gt_boxes` in crop coordinates. An image without ground
   // truth counts in the total, never as correct.
-  void add(const MapView& map, const Scale& to_crop, const std::vector<data::Box>& gt_boxes);
+  // Returns the image's box per tau (crop coordinates).
+  std::vector<data::Box> add(const MapView& map, const Scale& to_crop, const std::vector<data::Box>& gt_boxes);
 
   // One image whose box per tau is already known (crop coordinates), e.g. a
   // precomputed prediction; boxes.size() must be kCorLocThresholds.
-  void add_boxes(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes);
+  // Returns, per tau, whether the image counted as correct.
+  std::vector<bool> add_boxes(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes);
 
   // Throws c2am::Error when the two clip boxes differently.
   void merge(const CorLocAccumulator& other);
@@ -59,6 +61,9 @@ class CorLocAccumulator {
   std::vector<std::int64_t> correct_;
   std::int64_t total_ = 0;
 };
+
+// Per tau, whether the box (crop coordinates) has IoU > 0.5 with a ground-truth box.
+std::vector<bool> corloc_hits(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes);
 
 // The best plain IoU of `box` against any of `gt_boxes` (0 when none).
 double best_iou(const data::Box& box, const std::vector<data::Box>& gt_boxes);

@@ -116,7 +116,8 @@ uint64_t as_unsigned(int64_t v) {
 
 }  // namespace
 
-TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log) {
+TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log,
+                  const EpochEvalHook& eval_hook) {
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
   const dist::Context& ctx = dist::context();
@@ -326,6 +327,11 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
       break;
     }
     save(epoch_done ? "epoch end" : "stop");
+    const int every = cfg.eval.every_epochs;
+    if (eval_hook && epoch_done && every > 0 &&
+        (progress.epoch % every == 0 || progress.epoch == cfg.train.epochs)) {
+      eval_hook(*net, polarity < 0 ? 0 : polarity, progress.epoch, result.checkpoint, *comm);
+    }
   }
   log.end_progress();
   const double seconds = std::chrono::duration<double>(Clock::now() - t_start).count();

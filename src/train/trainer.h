@@ -2,12 +2,26 @@
 // losses -> backward -> step -> diagnostics; checkpoints at intervals and at
 // epoch ends; the polarity rule at the end of the first epoch; exact resume.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "config/config.h"
 #include "util/log.h"
 
+namespace c2am::model {
+class C2amNetImpl;
+}
+namespace c2am::dist {
+class Communicator;
+}
+
 namespace c2am::train {
+
+// Called on every rank at the end of epochs N, 2N, ... (eval.every_epochs = N)
+// and of the last epoch, after the epoch's checkpoint is written: periodic
+// evaluation (the cli passes eval::evaluate_wsol_net). `epoch` counts from 1.
+using EpochEvalHook = std::function<void(model::C2amNetImpl& net, int polarity, int64_t epoch,
+                                         const std::string& checkpoint, dist::Communicator& comm)>;
 
 struct TrainResult {
   std::string checkpoint;  // the last checkpoint written
@@ -25,6 +39,7 @@ struct TrainResult {
 // Under an MPI launcher every rank calls it: rank 0 reads the checkpoint and
 // writes everything, each rank trains its slice of every global batch
 // (docs/distributed.md).
-TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log);
+TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log,
+                  const EpochEvalHook& eval_hook = {});
 
 }  // namespace c2am::train

@@ -72,6 +72,21 @@ TEST(Communicator, AllGatherConcatenatesUnequalRowsInRankOrder) {
   EXPECT_EQ(all.size(0), offset);
 }
 
+TEST(Communicator, ReduceScatterRowsSumsAndHandsEachRankItsRows) {
+  std::vector<int64_t> rows;
+  for (int r = 0; r < world(); ++r) rows.push_back(r + 1);  // unequal shares
+  int64_t total = 0;
+  for (int64_t r : rows) total += r;
+  // Rank q contributes (q + 1) * [0, 1, 2, ...]: the sum is s * [0, 1, ...], s = world (world + 1) / 2.
+  torch::Tensor mine = torch::arange(total * 3, torch::kDouble).reshape({total, 3}) * (rank() + 1);
+  const torch::Tensor got = comm().reduce_scatter_rows(mine, rows);
+  int64_t offset = 0;
+  for (int r = 0; r < rank(); ++r) offset += rows[static_cast<size_t>(r)];
+  const double s = world() * (world() + 1) / 2.0;
+  const torch::Tensor want = torch::arange(total * 3, torch::kDouble).reshape({total, 3}).narrow(0, offset, rank() + 1) * s;
+  EXPECT_TRUE(torch::equal(got, want));
+}
+
 TEST(Communicator, BroadcastAndAny) {
   torch::Tensor t = torch::full({3}, static_cast<int64_t>(rank() == 0 ? 42 : -1), torch::kLong);
   comm().broadcast(t, 0);
