@@ -2,6 +2,7 @@
 // JSON lines, reading and repairing part files, the PSOL export, and the
 // distributed, resumable driver.
 #include "eval/extract_boxes.h"
+#include "eval/wsol_eval_net.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -97,32 +98,6 @@ class PartWriter {
   std::string path_;
   int fd_ = -1;
 };
-
-struct LoadedNet {
-  std::string path;
-  model::C2amNet net{nullptr};
-  int polarity = 0;
-  double best_threshold = 0.0;
-};
-
-// The network, polarity and best tau of a checkpoint file or run folder.
-// (wsol_eval.cpp loads a checkpoint the same way; a shared helper could serve both.)
-LoadedNet load_net(const std::string& where, const util::Logger& log) {
-  const auto found = train::resolve_checkpoint(where);
-  if (!found) throw UsageError(fmt::format("no valid checkpoint in '{}'", where));
-  const train::Checkpoint ckpt = train::load_checkpoint(*found);
-  const config::Config saved = config::load_from_string(ckpt.config_toml, *found + " (saved config)");
-  LoadedNet out;
-  out.path = *found;
-  out.net = model::C2amNet(model::ResNetOptions{saved.model.arch, saved.model.strides});
-  const model::ImportReport rep = model::import_weights(*out.net, ckpt.model, *found);
-  if (!rep.missing.empty()) throw Error(fmt::format("checkpoint '{}' lacks {} tensors", *found, rep.missing.size()));
-  out.polarity = ckpt.polarity < 0 ? 0 : ckpt.polarity;
-  if (ckpt.polarity < 0) log.warn("checkpoint {} has no polarity yet; assuming positive", *found);
-  out.best_threshold = ckpt.best_threshold;
-  out.net->eval();
-  return out;
-}
 
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
@@ -279,7 +254,8 @@ ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOp
   torch::NoGradGuard no_grad;
   ExtractBoxesResult result;
 
-  LoadedNet loaded = load_net(options.checkpoint, log);
+  LoadedNet loaded = load_checkpoint_net(options.checkpoint, log);
+  loaded.net->eval();
   result.checkpoint = loaded.path;
   result.polarity = loaded.polarity;
   result.threshold = options.threshold ? *options.threshold : loaded.best_threshold;

@@ -333,20 +333,29 @@ WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const co
   return result;
 }
 
+LoadedNet load_checkpoint_net(const std::string& checkpoint_or_run, const util::Logger& log) {
+  const auto found = train::resolve_checkpoint(checkpoint_or_run);
+  if (!found) throw UsageError(fmt::format("no valid checkpoint in '{}'", checkpoint_or_run));
+  const train::Checkpoint ckpt = train::load_checkpoint(*found);
+  const config::Config saved = config::load_from_string(ckpt.config_toml, *found + " (saved config)");
+  LoadedNet out;
+  out.path = *found;
+  out.net = model::C2amNet(model::ResNetOptions{saved.model.arch, saved.model.strides});
+  const model::ImportReport rep = model::import_weights(*out.net, ckpt.model, *found);
+  if (!rep.missing.empty()) throw Error(fmt::format("checkpoint '{}' lacks {} tensors", *found, rep.missing.size()));
+  out.polarity = ckpt.polarity < 0 ? 0 : ckpt.polarity;
+  if (ckpt.polarity < 0) log.warn("checkpoint {} has no polarity yet; assuming positive", *found);
+  out.best_threshold = ckpt.best_threshold;
+  return out;
+}
+
 WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, const util::Logger& log) {
   torch::set_num_threads(util::resolve_threads(cfg.run.threads));
   auto comm = dist::make_communicator(dist::context(), cfg.dist, torch::Device(torch::kCPU));
-  const auto found = train::resolve_checkpoint(options.checkpoint);
-  if (!found) throw UsageError(fmt::format("no valid checkpoint in '{}'", options.checkpoint));
-  const train::Checkpoint ckpt = train::load_checkpoint(*found);
-  const config::Config saved = config::load_from_string(ckpt.config_toml, *found + " (saved config)");
-  model::C2amNet net(model::ResNetOptions{saved.model.arch, saved.model.strides});
-  const model::ImportReport rep = model::import_weights(*net, ckpt.model, *found);
-  if (!rep.missing.empty()) throw Error(fmt::format("checkpoint '{}' lacks {} tensors", *found, rep.missing.size()));
-  if (ckpt.polarity < 0) log.warn("checkpoint {} has no polarity yet; assuming positive", *found);
+  LoadedNet loaded = load_checkpoint_net(options.checkpoint, log);
   WsolEvalOptions opts = options;
-  opts.checkpoint = *found;
-  return evaluate_wsol_net(*net, ckpt.polarity < 0 ? 0 : ckpt.polarity, cfg, opts, *comm, log);
+  opts.checkpoint = loaded.path;
+  return evaluate_wsol_net(*loaded.net, loaded.polarity, cfg, opts, *comm, log);
 }
 
 }  // namespace c2am::eval
