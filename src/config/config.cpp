@@ -105,6 +105,8 @@ const std::vector<Key>& keys() {
                "collectives: auto = NCCL for CUDA tensors, MPI otherwise"),
       C2AM_KEY(dist.bucket_mb, above(0), "gradient all-reduce bucket size (MiB)"),
       C2AM_KEY(dist.timeout_s, above(0), "seconds a collective may take before the job is ended"),
+      C2AM_KEY(dist.negatives, one_of({"global", "local"}),
+               "global: each rank's rows against every rank's embeddings; local: within each rank (reference DDP)"),
       C2AM_KEY(dist.sync_batchnorm, one_of({"none", "head", "all"}),
                "BatchNorm statistics over the global batch: none, the head's, or all layers"),
       C2AM_KEY(run.out, non_empty(), "run folder: config, metrics, checkpoints"),

@@ -61,6 +61,7 @@ struct DistConfig {
   double bucket_mb = 25.0;             // gradient all-reduce bucket size in MiB, > 0
   int timeout_s = 600;                 // a collective that takes longer ends the job, > 0
   std::string sync_batchnorm = "none"; // none | head | all: BatchNorm statistics over the global batch
+  std::string negatives = "global";    // global: contrast across all ranks (method doc §4) | local: per rank (the reference's DDP)
 };
 
 struct RunConfig {

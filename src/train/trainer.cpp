@@ -198,10 +198,15 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
   }
   dist::broadcast_module(*comm, *net);  // every rank starts from rank 0's parameters and buffers
   broadcast_momentum(*comm, sgd);
+  // Global negatives: the ranks' losses add up to the global loss, so their
+  // gradients are summed. Local negatives: each rank's loss is a mean over its
+  // own batch, so gradients (and the logged loss) are averaged, as DDP does.
+  const bool local_negatives = cfg.dist.negatives == "local";
+  const double rank_share = local_negatives ? 1.0 / world : 1.0;
   std::unique_ptr<dist::GradSync> grad_sync;
   if (world > 1) {
     grad_sync = std::make_unique<dist::GradSync>(*comm, net->named_parameters(/*recurse=*/true).pairs(),
-                                                 cfg.dist.bucket_mb);
+                                                 cfg.dist.bucket_mb, rank_share);
   }
   const int64_t stop_at =
       cfg.train.max_steps > 0 ? std::min<int64_t>(cfg.train.max_steps, progress.max_steps) : progress.max_steps;
@@ -210,8 +215,10 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
   mlog.open_metrics(run_dir + "/metrics.jsonl");
   log.info("data: {}", loader.dataset().description);
   if (world > 1) {
-    log.info("world: {} ranks ({} backend, started by {}), local batch {}, {} gradient buckets of <= {} MiB", world,
-             comm->backend(), ctx.launcher, lopt.batch_per_rank, grad_sync->num_buckets(), cfg.dist.bucket_mb);
+    log.info("world: {} ranks ({} backend, started by {}), local batch {}, {} negatives, {} gradient buckets of <= {} "
+             "MiB",
+             world, comm->backend(), ctx.launcher, lopt.batch_per_rank, cfg.dist.negatives, grad_sync->num_buckets(),
+             cfg.dist.bucket_mb);
   }
   log.info("training {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank",
            cfg.model.arch, loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, world,
@@ -252,7 +259,7 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
 
       const model::C2amOutput out = net->forward(batch->images);
       loss::LossTerms loss;
-      if (world == 1) {
+      if (world == 1 || local_negatives) {
         loss = loss::c2am_loss(out.v_f, out.v_b, cfg.loss.alpha);
       } else {
         // One gather for both embeddings; each rank's rows against all columns.
@@ -278,6 +285,7 @@ TrainResult train(const config::Config& cfg, const std::string& resume, const ut
         // The loss terms are this rank's share of the global loss: their sum is the loss.
         torch::Tensor terms = torch::stack({loss.total, loss.pos_bg, loss.neg, loss.pos_fg}).detach().to(torch::kDouble);
         comm->allreduce(terms, dist::ReduceOp::kSum);
+        terms *= rank_share;
         const auto* t = terms.data_ptr<double>();
         const double dt = std::chrono::duration<double>(Clock::now() - t_window).count();
         const double ips_rank = static_cast<double>(images_window) / std::max(dt, 1e-9);

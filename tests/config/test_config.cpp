@@ -88,6 +88,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.dist.bucket_mb, b.dist.bucket_mb);
   EXPECT_EQ(a.dist.timeout_s, b.dist.timeout_s);
   EXPECT_EQ(a.dist.sync_batchnorm, b.dist.sync_batchnorm);
+  EXPECT_EQ(a.dist.negatives, b.dist.negatives);
   EXPECT_EQ(a.run.out, b.run.out);
   EXPECT_EQ(a.run.threads, b.run.threads);
 }
@@ -415,6 +416,7 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
   cfg.dist.bucket_mb = 0.5;
   cfg.dist.timeout_s = 30;
   cfg.dist.sync_batchnorm = "all";
+  cfg.dist.negatives = "local";
   cfg.run.out = "runs/round trip";
   cfg.run.threads = 4;
   ASSERT_NO_THROW(validate(cfg));
@@ -430,7 +432,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 37u);
+  EXPECT_EQ(keys_of(text).size(), 38u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});

@@ -193,6 +193,31 @@ TEST(GradSync, BucketedSyncEqualsPlainAveragingAndOverlapsBackward) {
   }
 }
 
+// dist.negatives = "local" (the reference's DDP): each rank contrasts within
+// its own rows and the synchronised gradient is the mean of the per-rank
+// gradients, i.e. of the single-process gradients of each slice.
+TEST(LocalNegatives, AveragedGradientEqualsTheMeanOfThePerSliceGradients) {
+  const int64_t n = 3, c = 4;
+  const torch::Tensor x_all = shared_randn({world() * n, c}, 51).abs();
+  const torch::Tensor w0 = shared_randn({c, 2 * c}, 52);
+  auto slice_loss = [&](const torch::Tensor& w, int64_t r) {
+    const torch::Tensor v = torch::relu(x_all.narrow(0, r * n, n).matmul(w)) + 0.01;
+    return loss::c2am_loss(v.narrow(1, 0, c), v.narrow(1, c, c), 0.05).total;
+  };
+  torch::Tensor mean_grad = torch::zeros_like(w0);
+  for (int r = 0; r < world(); ++r) {
+    torch::Tensor w = w0.clone().requires_grad_(true);
+    slice_loss(w, r).backward();
+    mean_grad += w.grad() / world();
+  }
+  torch::Tensor w = w0.clone().requires_grad_(true);
+  GradSync sync(comm(), {{"w", w}}, /*bucket_mb=*/1.0, /*scale=*/1.0 / world());
+  sync.begin_step();
+  slice_loss(w, rank()).backward();
+  sync.finish();
+  EXPECT_LT(max_rel(w.grad(), mean_grad), 1e-12);
+}
+
 TEST(SyncBatchNorm, EqualsBatchNormOverTheGlobalBatch) {
   const int64_t n = 3;
   torch::Tensor x_all = shared_randn({world() * n, 4, 5, 5}, 21) * 3 + 1;

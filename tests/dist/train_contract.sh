@@ -26,4 +26,9 @@ for a, b in zip(one, two):
 PY
 "$PY" "$SRC/tests/dist/compare_checkpoints.py" "$WORK"/one/checkpoints/ckpt-*.pt "$WORK"/two/checkpoints/ckpt-*.pt \
   --rtol 1e-3 --atol 1e-4 || die "parameters differ"
+# dist.negatives = local (the reference's per-GPU contrast) trains too; its gradient rule is
+# checked exactly in test_dist.cpp (LocalNegatives).
+mpirun2 "$C2AM" train "${TINY[@]}" "${STEPS[@]}" --set dist.negatives=local -o "$WORK/local" > "$WORK/local.log" 2>&1 ||
+  { cat "$WORK/local.log"; die "2 ranks with local negatives"; }
+grep -q "local negatives" "$WORK/local.log" || die "the run does not say its negatives are local"
 echo "PASS: 2 ranks x 4 = 1 process x 8"
