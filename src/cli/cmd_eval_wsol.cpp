@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "dist/communicator.h"
 #include "dist/context.h"
 #include "eval/wsol_eval.h"
 #include "util/log.h"
@@ -40,7 +41,8 @@ void add_eval_wsol(CLI::App& app, Action* action) {
       const config::Config cfg = resolve_config(a->cfg);
       const dist::Context& ctx = dist::context();
       util::Logger log(ctx.rank, ctx.world);
-      const eval::WsolEvalResult r = eval::evaluate_wsol(cfg, a->opts, log);
+      const auto comm = dist::make_communicator(ctx, cfg.dist, torch::kCPU);
+      const eval::WsolEvalResult r = eval::evaluate_wsol(cfg, a->opts, *comm, log);
       if (ctx.rank != 0) return 0;
       fmt::print("checkpoint      {} (polarity {})\n", r.checkpoint, r.polarity ? "negative" : "positive");
       fmt::print("images          {}\n", r.corloc.total);

@@ -50,7 +50,7 @@ void add_train(CLI::App& app, Action* action) {
             epoch, r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, r.centre_baseline,
             r.corloc.total));
       };
-      const train::TrainResult r = train::train(cfg, args->resume, log, evaluate);
+      const train::TrainResult r = train::train(cfg, ctx, args->resume, log, evaluate);
       if (ctx.rank == 0) {
         fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained", r.steps,
                    r.checkpoint);

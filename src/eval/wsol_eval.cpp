@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "data/loader.h"
-#include "dist/context.h"
 #include "eval/extract_boxes.h"
 #include "eval/wsol_eval_net.h"
 #include "data/png.h"
@@ -349,13 +348,13 @@ LoadedNet load_checkpoint_net(const std::string& checkpoint_or_run, const util::
   return out;
 }
 
-WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, const util::Logger& log) {
+WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, dist::Communicator& comm,
+                             const util::Logger& log) {
   torch::set_num_threads(util::resolve_threads(cfg.run.threads));
-  auto comm = dist::make_communicator(dist::context(), cfg.dist, torch::Device(torch::kCPU));
   LoadedNet loaded = load_checkpoint_net(options.checkpoint, log);
   WsolEvalOptions opts = options;
   opts.checkpoint = loaded.path;
-  return evaluate_wsol_net(*loaded.net, loaded.polarity, cfg, opts, *comm, log);
+  return evaluate_wsol_net(*loaded.net, loaded.polarity, cfg, opts, comm, log);
 }
 
 }  // namespace c2am::eval

@@ -116,11 +116,10 @@ uint64_t as_unsigned(int64_t v) {
 
 }  // namespace
 
-TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log,
-                  const EpochEvalHook& eval_hook) {
+TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std::string& resume,
+                  const util::Logger& log, const EpochEvalHook& eval_hook) {
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
-  const dist::Context& ctx = dist::context();
   std::unique_ptr<dist::Communicator> comm = dist::make_communicator(ctx, cfg.dist, torch::Device(torch::kCPU));
   const int world = comm->world();
   const int rank = comm->rank();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "dist/context.h"
 #include "util/log.h"
 
 namespace c2am::model {
@@ -39,7 +40,9 @@ struct TrainResult {
 // Under an MPI launcher every rank calls it: rank 0 reads the checkpoint and
 // writes everything, each rank trains its slice of every global batch
 // (docs/distributed.md).
-TrainResult train(const config::Config& cfg, const std::string& resume, const util::Logger& log,
-                  const EpochEvalHook& eval_hook = {});
+// `ctx`: this process's place in the job (dist::init() in main; a default
+// Context is one process).
+TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std::string& resume,
+                  const util::Logger& log, const EpochEvalHook& eval_hook = {});
 
 }  // namespace c2am::train

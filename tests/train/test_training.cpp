@@ -58,13 +58,13 @@ TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {
   const c2am::util::Logger log;
   // 24 images / batch 8 = 3 steps per epoch: 7 steps cross two epoch ends; the stop at 4 is mid-epoch.
   const std::string full = fresh_dir("run_full");
-  const auto a = c2am::train::train(tiny_config(full, 7), "", log);
+  const auto a = c2am::train::train(tiny_config(full, 7), c2am::dist::Context{}, "", log);
   ASSERT_EQ(a.steps, 7);
 
   const std::string split = fresh_dir("run_split");
-  const auto b1 = c2am::train::train(tiny_config(split, 4), "", log);
+  const auto b1 = c2am::train::train(tiny_config(split, 4), c2am::dist::Context{}, "", log);
   ASSERT_EQ(b1.steps, 4);
-  const auto b2 = c2am::train::train(tiny_config(split, 7), "auto", log);
+  const auto b2 = c2am::train::train(tiny_config(split, 7), c2am::dist::Context{}, "auto", log);
   ASSERT_EQ(b2.steps, 7);
 
   const auto ca = c2am::train::load_checkpoint(a.checkpoint);
@@ -83,11 +83,11 @@ TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {
 TEST(Trainer, ResumeWithOtherArchitectureIsAClearError) {
   const c2am::util::Logger log;
   const std::string dir = fresh_dir("run_arch");
-  c2am::train::train(tiny_config(dir, 1), "", log);
+  c2am::train::train(tiny_config(dir, 1), c2am::dist::Context{}, "", log);
   Config other = tiny_config(dir, 2);
   other.model.arch = "resnet34";
   try {
-    c2am::train::train(other, "auto", log);
+    c2am::train::train(other, c2am::dist::Context{}, "auto", log);
     FAIL() << "expected a UsageError";
   } catch (const c2am::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("resnet18"), std::string::npos) << e.what();
@@ -101,7 +101,7 @@ TEST(Checkpoint, DamagedNewestIsSkippedAndOnlyTheNewestKAreKept) {
   Config cfg = tiny_config(dir, 6);
   cfg.train.checkpoint_every = 1;
   cfg.train.keep_checkpoints = 2;
-  c2am::train::train(cfg, "", log);
+  c2am::train::train(cfg, c2am::dist::Context{}, "", log);
   const auto files = c2am::train::list_checkpoints(dir);
   ASSERT_EQ(files.size(), 2u);
   EXPECT_NE(files.back().find("ckpt-000000006.pt"), std::string::npos);
