@@ -36,19 +36,6 @@ void check_mask_size(const SourceRecord& r, int mask_w, int mask_h, int w, int h
   }
 }
 
-// Nearest-neighbour resize (pixel centres), for label maps.
-data::Image resize_nearest(const data::Image& in, int width, int height) {
-  data::Image out(width, height, in.channels);
-  for (int y = 0; y < height; ++y) {
-    const int sy = std::min(in.height - 1, static_cast<int>((y + 0.5) * in.height / height));
-    for (int x = 0; x < width; ++x) {
-      const int sx = std::min(in.width - 1, static_cast<int>((x + 0.5) * in.width / width));
-      std::copy_n(in.at(sx, sy), in.channels, out.at(x, y));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o) {
@@ -91,7 +78,7 @@ data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o)
   const float sx = static_cast<float>(w) / img.width, sy = static_cast<float>(h) / img.height;
   for (data::Box& b : s.boxes) b = data::Box{b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy};
   if (!s.mask.empty()) {
-    const std::string png = data::encode_png(resize_nearest(mask, w, h), r.mask_path);
+    const std::string png = data::encode_png(data::resize_nearest(mask, w, h), r.mask_path);
     s.mask.assign(png.begin(), png.end());
   }
   s.width = w;

@@ -1,4 +1,7 @@
-// Implements: `c2am train`: train C²AM as the config says.
+// Implements: `c2am train` (train what the config says: C²AM by default) and
+// its two fixed-kind forms of the WSSS stage, `c2am train-classifier` (the
+// multi-label classifier of the baseline CAMs) and `c2am train-saliency` (the
+// saliency network on background cues): one trainer (train/trainer.h).
 #include <fmt/core.h>
 
 #include "cli/commands.h"
@@ -14,25 +17,57 @@ namespace {
 struct TrainArgs {
   ConfigOptions cfg;
   std::string resume;
+  std::string kind;  // "" = model.kind of the config
+  std::string cues;  // train-saliency: --cues -> data.cues
 };
+
+constexpr const char* kTrainFooter =
+    "Distributed: start it with mpirun or srun --mpi=pmix (launch/mpirun.sh, launch/slurm/); "
+    "train.batch_size is the global batch.\nSIGUSR1/SIGTERM: checkpoint at the next step and exit 75.\n";
+
+void add_train_command(CLI::App& app, Action* action, const std::string& name, const std::string& about,
+                       const std::string& kind, const std::string& examples);
 }  // namespace
 
 void add_train(CLI::App& app, Action* action) {
+  add_train_command(app, action, "train", "train C²AM (or model.kind) (writes config.toml, metrics.jsonl, checkpoints/)",
+                    "",
+                    "Example: c2am train -c configs/synth_demo.toml --data runs/demo/data -o runs/demo --resume auto\n"
+                    "Example: launch/mpirun.sh -n 2 -- build/src/cli/c2am train -c configs/synth_demo.toml --data "
+                    "runs/demo/data -o runs/demo");
+  add_train_command(app, action, "train-classifier",
+                    "WSSS: train the multi-label classifier whose CAMs are refined (model.kind = classifier)",
+                    "classifier",
+                    "Image-level labels are the classes of each image's packed VOC mask.\n"
+                    "Example: c2am train-classifier -c configs/voc_classifier.toml --data runs/voc/data -o runs/voc/cls");
+  add_train_command(app, action, "train-saliency",
+                    "WSSS: train the saliency network on background cues (model.kind = saliency)", "saliency",
+                    "Example: c2am train-saliency -c configs/voc_saliency.toml --data runs/voc/data --cues "
+                    "runs/voc/cues -o runs/voc/sal");
+}
+
+namespace {
+
+void add_train_command(CLI::App& app, Action* action, const std::string& name, const std::string& about,
+                       const std::string& kind, const std::string& examples) {
   auto* args = new TrainArgs();
-  CLI::App* cmd = app.add_subcommand("train", "train C²AM (writes config.toml, metrics.jsonl, checkpoints/)");
+  args->kind = kind;
+  CLI::App* cmd = app.add_subcommand(name, about);
   add_config_options(cmd, &args->cfg);
   cmd->add_option("--resume", args->resume,
                   "continue training: 'auto' (newest valid checkpoint of the run folder, if any) or a "
                   "checkpoint file / run folder");
-  cmd->footer(
-      "Distributed: start it with mpirun or srun --mpi=pmix (launch/mpirun.sh, launch/slurm/); "
-      "train.batch_size is the global batch.\nSIGUSR1/SIGTERM: checkpoint at the next step and exit 75.\n"
-      "Example: c2am train -c configs/synth_demo.toml --data runs/demo/data -o runs/demo --resume auto\n"
-      "Example: launch/mpirun.sh -n 2 -- build/src/cli/c2am train -c configs/synth_demo.toml --data runs/demo/data "
-      "-o runs/demo");
+  if (kind == "saliency") {
+    cmd->add_option("--cues", args->cues, "folder of background cues, <stem>.png (sets data.cues)")
+        ->check(CLI::ExistingDirectory);
+  }
+  cmd->footer(std::string(kTrainFooter) + examples);
   cmd->callback([args, action] {
     *action = [args] {
-      const config::Config cfg = resolve_config(args->cfg);
+      ConfigOptions options = args->cfg;
+      if (!args->kind.empty()) options.overrides.push_back("model.kind=" + args->kind);
+      if (!args->cues.empty()) options.overrides.push_back("data.cues=" + args->cues);
+      const config::Config cfg = resolve_config(options);
       const dist::Context& ctx = dist::context();
       util::Logger log(ctx.rank, ctx.world);
       util::Logger& mlog = log;
@@ -59,5 +94,7 @@ void add_train(CLI::App& app, Action* action) {
     };
   });
 }
+
+}  // namespace
 
 }  // namespace c2am::cli

@@ -27,11 +27,16 @@ config::Config resolve_config(const ConfigOptions& opts);
 
 void add_synth(CLI::App& app, Action* action);
 void add_config(CLI::App& app, Action* action);
-void add_train(CLI::App& app, Action* action);
+void add_train(CLI::App& app, Action* action);  // train, train-classifier, train-saliency
 void add_eval_wsol(CLI::App& app, Action* action);
 void add_extract_boxes(CLI::App& app, Action* action);
 void add_parity(CLI::App& app, Action* action);
 void add_pack(CLI::App& app, Action* action);
 void add_verify(CLI::App& app, Action* action);
+void add_convert_cams(CLI::App& app, Action* action);
+void add_infer(CLI::App& app, Action* action);  // infer-maps, infer-cams, predict-saliency
+void add_bg_cues(CLI::App& app, Action* action);
+void add_refine_cams(CLI::App& app, Action* action);
+void add_eval_seg(CLI::App& app, Action* action);
 
 }  // namespace c2am::cli

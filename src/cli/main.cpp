@@ -34,6 +34,11 @@ int run(int argc, char** argv) {
   c2am::cli::add_parity(app, &action);
   c2am::cli::add_pack(app, &action);
   c2am::cli::add_verify(app, &action);
+  c2am::cli::add_convert_cams(app, &action);
+  c2am::cli::add_infer(app, &action);
+  c2am::cli::add_bg_cues(app, &action);
+  c2am::cli::add_refine_cams(app, &action);
+  c2am::cli::add_eval_seg(app, &action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -43,7 +48,9 @@ int run(int argc, char** argv) {
   const c2am::dist::Context& ctx = c2am::dist::init();
   const std::string command = app.get_subcommands().front()->get_name();
   // The commands that split their work over ranks; the others would repeat it.
-  const std::vector<std::string> distributed = {"train", "eval-wsol", "extract-boxes"};
+  const std::vector<std::string> distributed = {"train",     "train-classifier", "train-saliency", "eval-wsol",
+                                                "extract-boxes", "infer-maps",   "infer-cams",     "predict-saliency",
+                                                "bg-cues"};
   if (ctx.world > 1 && std::find(distributed.begin(), distributed.end(), command) == distributed.end()) {
     throw c2am::UsageError(fmt::format("'c2am {}' runs as one process; start it without mpirun/srun", command));
   }

@@ -21,7 +21,7 @@ namespace {
 
 // A typed pointer to one field of a Config.
 using Ref = std::variant<int*, double*, bool*, std::string*, std::uint64_t*, std::array<int, 4>*,
-                         std::array<double, 3>*>;
+                         std::array<double, 3>*, std::vector<double>*>;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -53,6 +53,7 @@ Rule half_open(double lo, double hi) { return {lo, false, hi, true, {}, false}; 
 Rule one_of(std::vector<std::string_view> choices) {
   return {-kInf, false, kInf, false, std::move(choices), false};
 }
+Rule open_interval(double lo, double hi) { return {lo, true, hi, true, {}, false}; }
 Rule non_empty() { return {-kInf, false, kInf, false, {}, true}; }
 
 struct Key {
@@ -68,9 +69,12 @@ struct Key {
 // clang-format on
 const std::vector<Key>& keys() {
   static const std::vector<Key> kKeys = {
+      C2AM_KEY(model.kind, one_of({"c2am", "classifier", "saliency"}),
+               "what is trained: c2am maps, a multi-label classifier (CAMs) or a saliency network (cues)"),
       C2AM_KEY(model.arch, one_of({"resnet18", "resnet34", "resnet50", "resnet101"}), "backbone"),
       C2AM_KEY(model.strides, one_of({"1", "2"}), "stride of layer1..layer4"),
       C2AM_KEY(model.pretrained, any(), "state_dict (.pth) to initialise from; \"\" = random init"),
+      C2AM_KEY(model.num_classes, above(0), "classifier: foreground classes (VOC: 20)"),
       C2AM_KEY(loss.alpha, at_least(0), "rank-weight decay of the positive terms"),
       C2AM_KEY(data.layout, one_of({"cub", "imagenet", "voc", "folder"}), "source layout of the data"),
       C2AM_KEY(data.root, any(), "dataset folder (raw layout or packed)"),
@@ -82,6 +86,7 @@ const std::vector<Key>& keys() {
       C2AM_KEY(data.loader_threads, at_least(0), "loader threads; 0 = run.threads"),
       C2AM_KEY(data.bad_sample, one_of({"error", "skip"}),
                "an undecodable sample: error (names shard and index) or skip (dropped, counted, reported)"),
+      C2AM_KEY(data.cues, any(), "saliency training: folder of background-cue PNGs (255 = foreground)"),
       C2AM_KEY(data.mean, any(), "per-channel normalisation mean (RGB)"),
       C2AM_KEY(data.std, above(0), "per-channel normalisation std (RGB)"),
       C2AM_KEY(train.epochs, above(0), "training epochs"),
@@ -101,6 +106,16 @@ const std::vector<Key>& keys() {
       C2AM_KEY(eval.every_epochs, at_least(0), "evaluate during training after every N epochs and the last; 0 = never"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
       C2AM_KEY(eval.heatmaps, at_least(0), "heatmap PNGs written"),
+      C2AM_KEY(wsss.scales, above(0), "inference scales (each with its horizontal flip)"),
+      C2AM_KEY(wsss.cue_threshold, half_open(0, 1), "foreground where the C2AM map > this, before the CRF"),
+      C2AM_KEY(wsss.crf_iterations, at_least(0), "mean-field iterations of the dense CRF; 0 = no CRF"),
+      C2AM_KEY(wsss.crf_gt_prob, open_interval(0, 1), "CRF unary: probability of the thresholded label"),
+      C2AM_KEY(wsss.crf_gauss_sxy, above(0), "CRF Gaussian kernel: position scale (pixels)"),
+      C2AM_KEY(wsss.crf_gauss_compat, at_least(0), "CRF Gaussian kernel: Potts weight"),
+      C2AM_KEY(wsss.crf_bilateral_sxy, above(0), "CRF bilateral kernel: position scale (pixels)"),
+      C2AM_KEY(wsss.crf_bilateral_srgb, above(0), "CRF bilateral kernel: colour scale (0-255)"),
+      C2AM_KEY(wsss.crf_bilateral_compat, at_least(0), "CRF bilateral kernel: Potts weight"),
+      C2AM_KEY(wsss.bg_threshold, half_open(0, 1), "constant background score of CAMs refined without cues"),
       C2AM_KEY(dist.backend, one_of({"auto", "mpi", "nccl"}),
                "collectives: auto = NCCL for CUDA tensors, MPI otherwise"),
       C2AM_KEY(dist.bucket_mb, above(0), "gradient all-reduce bucket size (MiB)"),
@@ -219,6 +234,16 @@ bool read(const toml::node& n, std::array<T, N>& out, std::string& got) {
   return true;
 }
 
+bool read(const toml::node& n, std::vector<double>& out, std::string& got) {
+  const toml::array* arr = n.as_array();
+  if (!arr || arr->empty()) return got = arr ? "an empty array" : node_type_name(n), false;
+  std::vector<double> tmp(arr->size());
+  for (std::size_t i = 0; i < arr->size(); ++i)
+    if (!read(*arr->get(i), tmp[i], got)) return got = fmt::format("{} at index {}", got, i), false;
+  out = std::move(tmp);
+  return true;
+}
+
 // --- Type names, TOML text of a value, rule checks; one overload per type.
 std::string expected(const int*) { return "an integer"; }
 std::string expected(const std::uint64_t*) { return "a non-negative integer"; }
@@ -233,6 +258,8 @@ template <std::size_t N>
 std::string expected(const std::array<double, N>*) {
   return fmt::format("an array of {} numbers", N);
 }
+
+std::string expected(const std::vector<double>*) { return "a non-empty array of numbers"; }
 
 std::string toml_text(int v) { return fmt::format("{}", v); }
 std::string toml_text(std::uint64_t v) { return fmt::format("{}", v); }
@@ -251,12 +278,17 @@ std::string toml_text(const std::string& v) {
   }
   return s + "\"";
 }
-template <typename T, std::size_t N>
-std::string toml_text(const std::array<T, N>& v) {
+template <typename List>
+std::string list_text(const List& v) {
   std::vector<std::string> parts;
-  for (const T& x : v) parts.push_back(toml_text(x));
+  for (const auto& x : v) parts.push_back(toml_text(x));
   return fmt::format("[{}]", fmt::join(parts, ", "));
 }
+template <typename T, std::size_t N>
+std::string toml_text(const std::array<T, N>& v) {
+  return list_text(v);
+}
+std::string toml_text(const std::vector<double>& v) { return list_text(v); }
 
 bool allowed(const Rule& r, double v) {
   if (!r.choices.empty())
@@ -279,12 +311,17 @@ std::string violation(const Rule& r, const std::string& v) {
     return "must be " + r.text();
   return "";
 }
-template <typename T, std::size_t N>
-std::string violation(const Rule& r, const std::array<T, N>& v) {
-  for (const T& x : v)
+template <typename List>
+std::string list_violation(const Rule& r, const List& v) {
+  for (const auto& x : v)
     if (std::string why = violation(r, x); !why.empty()) return "each element " + why;
   return "";
 }
+template <typename T, std::size_t N>
+std::string violation(const Rule& r, const std::array<T, N>& v) {
+  return list_violation(r, v);
+}
+std::string violation(const Rule& r, const std::vector<double>& v) { return list_violation(r, v); }
 
 std::string value_text(Ref ref) {
   return std::visit([](auto* p) { return toml_text(*p); }, ref);
@@ -422,7 +459,8 @@ std::string to_toml(const Config& in) {
     section = sec;
     Ref ref = key.field(cfg);
     bool array = std::holds_alternative<std::array<int, 4>*>(ref) ||
-                 std::holds_alternative<std::array<double, 3>*>(ref);
+                 std::holds_alternative<std::array<double, 3>*>(ref) ||
+                 std::holds_alternative<std::vector<double>*>(ref);
     std::string rule = key.rule.text();
     if (!rule.empty()) rule = fmt::format(" ({}{})", array ? "each " : "", rule);
     out += fmt::format("{:<24} # {}{}\n", fmt::format("{} = {}", leaf(key.path), value_text(ref)), key.doc,

@@ -11,9 +11,11 @@
 namespace c2am::config {
 
 struct ModelConfig {
+  std::string kind = "c2am";                // c2am | classifier (multi-label CAMs) | saliency (refined cues)
   std::string arch = "resnet50";            // resnet18 | resnet34 | resnet50 | resnet101
   std::array<int, 4> strides = {1, 2, 2, 1};  // stride of layer1..layer4, each 1 or 2
   std::string pretrained;                   // torch.save'd state_dict (.pth); "" = random init
+  int num_classes = 20;                     // classifier: foreground classes (VOC: 20), > 0
 };
 
 struct LossConfig {
@@ -30,6 +32,7 @@ struct DataConfig {
   int test_crop = 448;
   int loader_threads = 0;      // 0 = same as run.threads
   std::string bad_sample = "error";  // error | skip
+  std::string cues;            // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
@@ -56,6 +59,20 @@ struct EvalConfig {
   int heatmaps = 16;           // heatmap PNGs written by the demo/eval, >= 0
 };
 
+// The WSSS refinement stage (method doc §8).
+struct WsssConfig {
+  std::vector<double> scales = {0.5, 1.0, 1.5, 2.0};  // inference scales, each with its flip, each > 0
+  double cue_threshold = 0.3;   // foreground where the C²AM map > this, before the CRF
+  int crf_iterations = 10;      // mean-field iterations; 0 = no CRF
+  double crf_gt_prob = 0.7;     // confidence of the thresholded label in the CRF unary
+  double crf_gauss_sxy = 3.0;   // Gaussian (smoothness) kernel
+  double crf_gauss_compat = 3.0;
+  double crf_bilateral_sxy = 50.0;  // bilateral (appearance) kernel
+  double crf_bilateral_srgb = 5.0;
+  double crf_bilateral_compat = 10.0;
+  double bg_threshold = 0.25;   // constant background score for CAMs without cues
+};
+
 struct DistConfig {
   std::string backend = "auto";        // auto (NCCL on CUDA, MPI otherwise) | mpi | nccl
   double bucket_mb = 25.0;             // gradient all-reduce bucket size in MiB, > 0
@@ -75,6 +92,7 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   EvalConfig eval;
+  WsssConfig wsss;
   DistConfig dist;
   RunConfig run;
 };

@@ -9,9 +9,11 @@
 
 #include "data/cub_layout.h"
 #include "data/jpeg.h"
+#include "data/png.h"
 #include "data/resize.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/threads.h"
 
 namespace c2am::data {
 
@@ -123,6 +125,41 @@ std::string Dataset::where(const Sample& s) const {
   return s.path;
 }
 
+Image Dataset::mask(const Sample& s) const {
+  const std::vector<std::uint8_t> bytes =
+      s.shard >= 0 ? shards[static_cast<size_t>(s.shard)]->mask_bytes(s.index) : std::vector<std::uint8_t>{};
+  if (bytes.empty()) {
+    throw UsageError(fmt::format("{} has no segmentation mask (pack a VOC split: c2am pack --layout voc)", where(s)));
+  }
+  const Image m = decode_png(bytes.data(), bytes.size(), where(s) + " mask");
+  if (m.channels != 1) throw Error(fmt::format("{}: the mask is not a 1-channel label map", where(s)));
+  return m;
+}
+
+std::string sample_stem(const Sample& s) { return std::filesystem::path(s.name).stem().string(); }
+
+MaskSource packed_masks() {
+  return [](const Dataset& d, const Sample& s) { return d.mask(s); };
+}
+
+MaskSource png_folder_masks(const std::string& dir) {
+  return [dir](const Dataset&, const Sample& s) {
+    const std::string path = (std::filesystem::path(dir) / (sample_stem(s) + ".png")).string();
+    Image m = read_png(path);
+    if (m.channels != 1) throw Error(fmt::format("'{}' is not a 1-channel PNG (expected a label map)", path));
+    return m;
+  };
+}
+
+void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std, float* dst) {
+  const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
+  for (int c = 0; c < 3; ++c) {
+    const float scale = static_cast<float>(1.0 / (255.0 * std[c]));
+    const float shift = static_cast<float>(mean[c] / std[c]);
+    for (size_t p = 0; p < plane; ++p) dst[c * plane + p] = rgb.pixels[p * 3 + c] * scale - shift;
+  }
+}
+
 Transform train_transform(const config::DataConfig& cfg) {
   return Transform{cfg.train_resize, cfg.train_crop, true, cfg.flip, cfg.mean, cfg.std};
 }
@@ -157,6 +194,7 @@ Loader::Loader(Dataset dataset, Transform transform, LoaderOptions options)
     : dataset_(std::move(dataset)), transform_(transform), options_(options) {
   if (options_.batch_per_rank <= 0) throw UsageError("loader: batch size per rank must be > 0");
   if (options_.threads <= 0) options_.threads = 1;
+  if (options_.targets != TargetKind::kNone && !options_.masks) options_.masks = packed_masks();
 }
 
 Loader::~Loader() {
@@ -218,6 +256,11 @@ Batch Loader::load(int64_t batch_index) const {
   batch.original_sizes.resize(static_cast<size_t>(n));
   if (options_.keep_crops) batch.crops.resize(static_cast<size_t>(n));
   float* out = batch.images.data_ptr<float>();
+  if (options_.targets == TargetKind::kClassPresence) {
+    batch.targets = torch::zeros({n, options_.num_classes}, torch::kFloat32);
+  } else if (options_.targets == TargetKind::kMask) {
+    batch.targets = torch::zeros({n, crop, crop}, torch::kUInt8);
+  }
 
   auto work = [&](int64_t i) {
     const int64_t id = order_[static_cast<size_t>(begin + i)];
@@ -249,32 +292,28 @@ Batch Loader::load(int64_t batch_index) const {
     }
     img = data::crop(img, x, y, crop, crop);
     if (flip) img = hflip(img);
-    float* dst = out + i * 3 * crop * crop;
-    const size_t plane = static_cast<size_t>(crop) * crop;
-    for (int c = 0; c < 3; ++c) {
-      const float scale = static_cast<float>(1.0 / (255.0 * transform_.std[c]));
-      const float shift = static_cast<float>(transform_.mean[c] / transform_.std[c]);
-      for (size_t p = 0; p < plane; ++p) dst[c * plane + p] = img.pixels[p * 3 + c] * scale - shift;
+    normalise_chw(img, transform_.mean, transform_.std, out + i * 3 * crop * crop);
+    if (options_.targets != TargetKind::kNone) {
+      Image m = options_.masks(dataset_, s);
+      if (m.width != stored[0] || m.height != stored[1]) {
+        throw Error(fmt::format("{}: its label map is {}x{} but the image is {}x{}", dataset_.where(s), m.width,
+                                m.height, stored[0], stored[1]));
+      }
+      if (options_.targets == TargetKind::kClassPresence) {
+        float* t = batch.targets.data_ptr<float>() + i * options_.num_classes;
+        for (std::uint8_t v : m.pixels) {
+          if (v >= 1 && v <= options_.num_classes) t[v - 1] = 1.0f;
+        }
+      } else {
+        m = data::crop(resize_nearest(m, transform_.resize, transform_.resize), x, y, crop, crop);
+        if (flip) m = hflip(m);
+        std::copy(m.pixels.begin(), m.pixels.end(), batch.targets.data_ptr<std::uint8_t>() + i * crop * crop);
+      }
     }
     if (options_.keep_crops) batch.crops[static_cast<size_t>(i)] = std::move(img);
   };
 
-  const int threads = static_cast<int>(std::min<int64_t>(options_.threads, std::max<int64_t>(n, 1)));
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      try {
-        for (int64_t i = t; i < n; i += threads) work(i);
-      } catch (...) {
-        errors[static_cast<size_t>(t)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  util::parallel_for(static_cast<size_t>(n), options_.threads, [&](size_t i) { work(static_cast<int64_t>(i)); });
   if (std::find(ok.begin(), ok.end(), 0) != ok.end()) {  // skip policy: compact the batch
     std::vector<int64_t> keep;
     Batch kept;
@@ -290,6 +329,7 @@ Batch Loader::load(int64_t batch_index) const {
       if (options_.keep_crops) kept.crops.push_back(std::move(batch.crops[k]));
     }
     kept.images = batch.images.index_select(0, torch::tensor(keep, torch::kLong));
+    if (batch.targets.defined()) kept.targets = batch.targets.index_select(0, torch::tensor(keep, torch::kLong));
     return kept;
   }
   return batch;

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -39,7 +40,14 @@ struct Dataset {
   std::vector<std::uint8_t> bytes(const Sample& s) const;
   // "shard-00003.h5[17] (images/001/x.jpg)" or the file path, for messages.
   std::string where(const Sample& s) const;
+  // The packed class-index mask (VOC), 1 channel at the stored image's size;
+  // an error naming the sample when it has none.
+  Image mask(const Sample& s) const;
 };
+
+// The file stem of a sample's name ("JPEGImages/2007_000032.jpg" -> "2007_000032"):
+// the key of the per-image files of the WSSS stage (maps, cues, CAMs, masks).
+std::string sample_stem(const Sample& s);
 
 // Opens one split ("train" | "test" | "val") of data.root. A folder with a
 // manifest.json (written by `c2am pack`) or with <split>/manifest.json is read
@@ -63,8 +71,23 @@ int centre_offset(int resize, int crop);
 // Ground-truth box in the test crop's coordinates (resize then centre crop), clipped.
 Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t);
 
+// What a batch carries besides the images.
+enum class TargetKind {
+  kNone,
+  kClassPresence,  // n x num_classes float: 1 where class k + 1 appears in the sample's mask (image-level labels)
+  kMask,           // n x crop x crop uint8: the sample's label map under the image's resize, crop and flip (nearest)
+};
+
+// A sample's label map (1 channel, at the stored image's size).
+using MaskSource = std::function<Image(const Dataset&, const Sample&)>;
+// The dataset's packed masks (Dataset::mask).
+MaskSource packed_masks();
+// `<dir>/<stem>.png` per sample (e.g. background cues, 255 = foreground); errors name the file.
+MaskSource png_folder_masks(const std::string& dir);
+
 struct Batch {
   torch::Tensor images;              // n x 3 x crop x crop, float32, normalised (pinned with CUDA)
+  torch::Tensor targets;             // see TargetKind; undefined for kNone
   std::vector<int64_t> sample_ids;   // indices into the sample list
   std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each stored image (before DCT-scaled decoding)
   std::vector<Image> crops;          // the un-normalised crops, only when keep_crops
@@ -81,7 +104,14 @@ struct LoaderOptions {
   bool drop_last = true;   // false: the last batch is short (evaluation)
   bool keep_crops = false;
   bool skip_bad = false;   // true: undecodable samples are dropped from their batch and counted
+  TargetKind targets = TargetKind::kNone;
+  int num_classes = 20;    // kClassPresence: labels 1..num_classes
+  MaskSource masks;        // kClassPresence / kMask: where label maps come from (default: packed_masks())
 };
+
+// Normalises an RGB image into `dst` (3 planes of width x height, CHW):
+// (pixel / 255 - mean[c]) / std[c], the loader's own arithmetic.
+void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std, float* dst);
 
 // The global sample order of an epoch (a pure function of seed and epoch).
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);

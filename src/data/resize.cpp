@@ -1,6 +1,7 @@
-// Implements: PIL's Resample.c bilinear path (precompute_coeffs, 22-bit
-// fixed-point weights, horizontal pass over the needed rows, then vertical
-// pass, clip to 8 bits after each), crop with zero fill, and hflip.
+// Implements: PIL's Resample.c convolution path for the bilinear and bicubic
+// filters (precompute_coeffs, 22-bit fixed-point weights, horizontal pass over
+// the needed rows, then vertical pass, clip to 8 bits after each), PIL's
+// nearest-neighbour resize, crop with zero fill, and hflip.
 #include "data/resize.h"
 
 #include <fmt/core.h>
@@ -26,16 +27,33 @@ struct Coeffs {
   std::vector<int> weights;  // out_size * ksize
 };
 
+// PIL's filters: support and kernel.
+struct Filter {
+  double support;
+  double (*kernel)(double);
+};
+
 double bilinear_filter(double x) {
   if (x < 0.0) x = -x;
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-Coeffs precompute(int in_size, int out_size) {
-  constexpr double kSupport = 1.0;
+// Keys' cubic convolution with a = -0.5, as PIL's bicubic_filter.
+double bicubic_filter(double x) {
+  constexpr double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+constexpr Filter kBilinear{1.0, bilinear_filter};
+constexpr Filter kBicubic{2.0, bicubic_filter};
+
+Coeffs precompute(int in_size, int out_size, const Filter& filter) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filter_scale = std::max(scale, 1.0);
-  const double support = kSupport * filter_scale;
+  const double support = filter.support * filter_scale;
   Coeffs c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
   c.first.resize(out_size);
@@ -52,7 +70,7 @@ Coeffs precompute(int in_size, int out_size) {
     xmax -= xmin;
     double total = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      k[x] = bilinear_filter((x + xmin - center + 0.5) * inv);
+      k[x] = filter.kernel((x + xmin - center + 0.5) * inv);
       total += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
@@ -113,14 +131,12 @@ void check_image(const Image& img, const char* op) {
                             img.channels, img.pixels.size()));
 }
 
-}  // namespace
-
-Image resize_bilinear(const Image& img, int width, int height) {
+Image resize_with(const Image& img, int width, int height, const Filter& filter) {
   check_image(img, "resize");
   if (width <= 0 || height <= 0) throw Error(fmt::format("resize: bad target size {}x{}", width, height));
   if (width == img.width && height == img.height) return img;
-  const Coeffs horiz = precompute(img.width, width);
-  const Coeffs vert = precompute(img.height, height);
+  const Coeffs horiz = precompute(img.width, width, filter);
+  const Coeffs vert = precompute(img.height, height, filter);
   // Like PIL: only the input rows the vertical pass reads go through the
   // horizontal pass.
   const int row_first = vert.first.front();
@@ -139,6 +155,30 @@ Image resize_bilinear(const Image& img, int width, int height) {
   if (!need_v) return temp;
   Image out(width, height, img.channels);
   resample_vertical(*src, need_h ? row0 : 0, vert, out);
+  return out;
+}
+
+}  // namespace
+
+Image resize_bilinear(const Image& img, int width, int height) { return resize_with(img, width, height, kBilinear); }
+
+Image resize_bicubic(const Image& img, int width, int height) { return resize_with(img, width, height, kBicubic); }
+
+Image resize_nearest(const Image& img, int width, int height) {
+  check_image(img, "resize");
+  if (width <= 0 || height <= 0) throw Error(fmt::format("resize: bad target size {}x{}", width, height));
+  std::vector<int> src_x(static_cast<size_t>(width));
+  for (int x = 0; x < width; ++x) {
+    src_x[static_cast<size_t>(x)] = std::min(img.width - 1, static_cast<int>((x + 0.5) * img.width / width));
+  }
+  Image out(width, height, img.channels);
+  const int ch = img.channels;
+  for (int y = 0; y < height; ++y) {
+    const int sy = std::min(img.height - 1, static_cast<int>((y + 0.5) * img.height / height));
+    const std::uint8_t* src = img.at(0, sy);
+    std::uint8_t* dst = out.at(0, y);
+    for (int x = 0; x < width; ++x) std::memcpy(dst + x * ch, src + src_x[static_cast<size_t>(x)] * ch, ch);
+  }
   return out;
 }
 

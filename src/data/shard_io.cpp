@@ -232,4 +232,28 @@ Hid utf8_vlen_type(const std::string& file) {
   return str;
 }
 
+Hid float16_type(const std::string& file) {
+  Hid half(C2AM_H5_CHECK(H5Tcopy(H5T_IEEE_F32LE), file, "copy float type"), H5Tclose);
+  // Fields first: a 2-byte size would cut the float32 fields off.
+  C2AM_H5_CHECK(H5Tset_fields(half, 15, 10, 5, 0, 10), file, "set float16 fields");
+  C2AM_H5_CHECK(H5Tset_size(half, 2), file, "set float16 size");
+  C2AM_H5_CHECK(H5Tset_ebias(half, 15), file, "set float16 exponent bias");
+  return half;
+}
+
+Hid create_memory_file(const std::string& name, std::size_t increment) {
+  Hid fapl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), name, "create file access list"), H5Pclose);
+  C2AM_H5_CHECK(H5Pset_fapl_core(fapl, increment, /*backing_store=*/0), name, "select the in-memory driver");
+  return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), name, "create file"),
+             H5Fclose);
+}
+
+std::string memory_file_image(hid_t file, const std::string& name) {
+  C2AM_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), name, "flush");
+  const ssize_t size = C2AM_H5_CHECK(H5Fget_file_image(file, nullptr, 0), name, "get the file image size");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  C2AM_H5_CHECK(H5Fget_file_image(file, bytes.data(), bytes.size()), name, "get the file image");
+  return bytes;
+}
+
 }  // namespace c2am::data::h5

@@ -95,4 +95,20 @@ std::vector<std::uint8_t> read_bytes(hid_t ds, std::string_view where, std::uint
 // A variable-length UTF-8 string type (h5py: str / bytes, dtype object).
 Hid utf8_vlen_type(const std::string& file);
 
+// IEEE 754 half precision, little-endian: the type h5py and numpy call
+// float16 (a copy of H5T_IEEE_F32LE with 1 sign, 5 exponent and 10 mantissa
+// bits, exponent bias 15, size 2, as h5py builds it). Use it as the file type
+// AND the memory type, with the bits converted by util/half.h: HDF5 1.10's own
+// float -> float16 conversion (H5T_NATIVE_FLOAT as memory type) mis-rounds
+// values that round up into the next power of two after a subnormal in the
+// same buffer (0.999785 -> 0.5).
+Hid float16_type(const std::string& file);
+
+// An HDF5 file built in memory (the core driver, no backing store), named
+// `name` in messages; `increment`: bytes by which its image grows.
+Hid create_memory_file(const std::string& name, std::size_t increment = std::size_t{1} << 20);
+// The bytes of a file made by create_memory_file (flushed first), to be
+// written with util::write_file_atomic.
+std::string memory_file_image(hid_t file, const std::string& name);
+
 }  // namespace c2am::data::h5

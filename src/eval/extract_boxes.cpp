@@ -22,6 +22,7 @@
 #include "train/checkpoint.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/run_signature.h"
 #include "util/threads.h"
 
 namespace c2am::eval {
@@ -33,7 +34,6 @@ namespace {
 constexpr const char* kPartsDir = "parts";
 constexpr const char* kPartPrefix = "boxes-rank";
 constexpr const char* kPartSuffix = ".jsonl";
-constexpr const char* kRunFile = "run.json";  // what the parts were computed with
 
 double round_milli(double v) { return std::round(v * 1000.0) / 1000.0; }
 
@@ -110,26 +110,12 @@ std::string format_duration(double s) {
 // Rank 0: start over (--force), or check that earlier parts were computed
 // with the same checkpoint, threshold, split and transform.
 void prepare_out_dir(const std::string& out_dir, const nlohmann::json& run, bool force) {
-  const std::string parts = out_dir + "/" + kPartsDir;
   if (force) {
     std::error_code ec;
-    fs::remove_all(parts, ec);
     fs::remove(out_dir + "/boxes.jsonl", ec);
     fs::remove(out_dir + "/pseudo_boxes.json", ec);
   }
-  util::make_dirs(parts);
-  const std::string run_file = parts + "/" + kRunFile;
-  if (fs::exists(run_file)) {
-    const nlohmann::json before = nlohmann::json::parse(util::read_file(run_file), nullptr, /*allow_exceptions=*/false);
-    if (before != run) {
-      throw UsageError(fmt::format(
-          "'{}' holds boxes computed with other settings ({} now: {}); rerun with --force to start over, "
-          "or choose another -o",
-          parts, before.is_discarded() ? std::string("unreadable") : before.dump(), run.dump()));
-    }
-    return;
-  }
-  util::write_file_atomic(run_file, run.dump(2) + "\n");
+  util::claim_parts_dir(out_dir + "/" + kPartsDir, run.dump(), force);
 }
 
 }  // namespace

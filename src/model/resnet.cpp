@@ -70,9 +70,14 @@ TORCH_MODULE(Block);
 
 }  // namespace
 
-int feature_channels(const std::string& arch) {
+std::array<int, 4> stage_channels(const std::string& arch) {
   const int expansion = arch_spec(arch).bottleneck ? 4 : 1;
-  return (512 + 256) * expansion;
+  return {64 * expansion, 128 * expansion, 256 * expansion, 512 * expansion};
+}
+
+int feature_channels(const std::string& arch) {
+  const std::array<int, 4> c = stage_channels(arch);
+  return c[2] + c[3];
 }
 
 ResNetImpl::ResNetImpl(const ResNetOptions& options) {
@@ -109,10 +114,10 @@ torch::nn::Sequential ResNetImpl::make_layer(int planes, int blocks, int stride,
 ResNetFeatures ResNetImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = torch::relu(bn1_(conv1_(x)));
   h = torch::max_pool2d(h, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
-  h = layer1_->forward(h);
-  h = layer2_->forward(h);
   ResNetFeatures f;
-  f.layer3 = layer3_->forward(h);
+  f.layer1 = layer1_->forward(h);
+  f.layer2 = layer2_->forward(f.layer1);
+  f.layer3 = layer3_->forward(f.layer2);
   f.layer4 = layer4_->forward(f.layer3);
   return f;
 }

@@ -1,6 +1,6 @@
 // Implements: ResNet-18/34/50/101 in torchvision's layout and parameter names
 // (conv1, bn1, layer1..layer4, blocks layerK.i.conv1/bn1/..., downsample.0/1)
-// with configurable stage strides; forward returns layer3 and layer4 features.
+// with configurable stage strides; forward returns the output of every stage.
 #pragma once
 #include <torch/torch.h>
 
@@ -18,8 +18,12 @@ struct ResNetOptions {
 
 // Channels of cat(layer4, layer3) for an architecture (768 or 3072).
 int feature_channels(const std::string& arch);
+// Output channels of layer1..layer4 (64, 128, 256, 512, or 4x for ResNet-50/101).
+std::array<int, 4> stage_channels(const std::string& arch);
 
 struct ResNetFeatures {
+  torch::Tensor layer1;
+  torch::Tensor layer2;
   torch::Tensor layer3;
   torch::Tensor layer4;
 };

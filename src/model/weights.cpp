@@ -65,7 +65,8 @@ ImportReport import_weights(torch::nn::Module& net, const TensorDict& file_tenso
   torch::NoGradGuard no_grad;
   for (const auto& [key, tensor] : file_tensors) {
     bool ignored = false;
-    const std::string name = map_pretrained_key(key, &ignored);
+    // Our own names (a checkpoint of this network) as they are; others mapped.
+    const std::string name = ours.count(key) ? key : map_pretrained_key(key, &ignored);
     if (ignored) {
       report.ignored.push_back(key);
       continue;

@@ -14,7 +14,7 @@ bool is_conv_weight(const std::string& name, const torch::Tensor& t) {
 using util::starts_with;
 }  // namespace
 
-Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg)
+Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std::string& head_prefix)
     : base_lr_(cfg.lr),
       weight_decay_(cfg.weight_decay),
       momentum_(cfg.optimizer == "reference" ? kReferenceMomentum : cfg.momentum),
@@ -23,7 +23,7 @@ Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg)
   groups_.push_back(ParamGroup{"head_conv", cfg.head_lr_mult, {}, {}, {}});
   for (const auto& p : net.named_parameters(/*recurse=*/true)) {
     if (!is_conv_weight(p.key(), p.value())) continue;  // BatchNorm affine: frozen, as the reference
-    ParamGroup& g = starts_with(p.key(), "ac_head.") ? groups_[1] : groups_[0];
+    ParamGroup& g = starts_with(p.key(), head_prefix) ? groups_[1] : groups_[0];
     g.names.push_back(p.key());
     g.params.push_back(p.value());
     g.momentum.emplace_back();

@@ -1,6 +1,7 @@
 // Implements: the reference optimiser (method doc §6): SGD over two parameter
-// groups, the backbone's conv weights (lr x 1) and the head's conv weight
-// (lr x head_lr_mult), weight decay on both; BatchNorm affine parameters are in
+// groups, the backbone's conv weights (lr x 1) and the head's conv weights
+// (lr x head_lr_mult; the head is C²AM's ac_head, or the task's own head),
+// weight decay on both; BatchNorm affine parameters are in
 // no group (frozen) while their running statistics still update. Momentum is
 // 1e-4 in "reference" mode (the reference passes its weight decay as SGD's
 // momentum) or the configured value in "sgd" mode. Learning rate follows the
@@ -29,8 +30,9 @@ struct ParamGroup {
 
 class Sgd {
  public:
-  // Builds the groups from a C²AM network's named parameters.
-  Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg);
+  // Builds the groups from a network's named parameters: names starting with
+  // `head_prefix` form the head group.
+  Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std::string& head_prefix = "ac_head.");
 
   // Poly learning rate for `step` of `max_steps` (the base lr times the group's multiplier).
   double lr_at(int64_t step, int64_t max_steps) const;

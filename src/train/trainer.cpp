@@ -12,10 +12,10 @@
 #include "dist/communicator.h"
 #include "dist/grad_sync.h"
 #include "dist/preempt.h"
-#include "loss/contrastive_loss.h"
 #include "model/c2am_net.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
+#include "train/task_c2am.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/threads.h"
@@ -39,21 +39,25 @@ void freeze_batchnorm_affine(torch::nn::Module& net) {
   }
 }
 
-void restore(const Checkpoint& ckpt, const config::Config& cfg, const std::string& path, model::C2amNet& net,
+void restore(const Checkpoint& ckpt, const config::Config& cfg, const std::string& path, torch::nn::Module& net,
              Sgd& sgd) {
+  const config::Config saved = config::load_from_string(ckpt.config_toml, path + " (saved config)");
+  if (saved.model.kind != cfg.model.kind) {
+    throw UsageError(fmt::format("cannot resume from '{}': it trained model.kind = {} but the config says {}", path,
+                                 saved.model.kind, cfg.model.kind));
+  }
   if (ckpt.arch != cfg.model.arch) {
     throw UsageError(fmt::format("cannot resume from '{}': it was trained with model.arch = {} but the config "
                                  "says {}",
                                  path, ckpt.arch, cfg.model.arch));
   }
-  const config::Config saved = config::load_from_string(ckpt.config_toml, path + " (saved config)");
   if (saved.model.strides != cfg.model.strides || saved.train.batch_size != cfg.train.batch_size ||
       saved.train.seed != cfg.train.seed || saved.data.train_crop != cfg.data.train_crop) {
     throw UsageError(fmt::format("cannot resume from '{}': model.strides, train.batch_size, train.seed and "
                                  "data.train_crop must match the checkpoint's config",
                                  path));
   }
-  const model::ImportReport rep = model::import_weights(*net, ckpt.model, path);
+  const model::ImportReport rep = model::import_weights(net, ckpt.model, path);
   if (!rep.missing.empty() || !rep.unexpected.empty()) {
     throw Error(fmt::format("checkpoint '{}' does not match the network: {} missing, {} unexpected tensors", path,
                             rep.missing.size(), rep.unexpected.size()));
@@ -66,14 +70,14 @@ void restore(const Checkpoint& ckpt, const config::Config& cfg, const std::strin
   }
 }
 
-Checkpoint snapshot(const config::Config& cfg, const model::C2amNet& net, const Sgd& sgd, const Progress& progress,
+Checkpoint snapshot(const config::Config& cfg, const torch::nn::Module& net, const Sgd& sgd, const Progress& progress,
                     int polarity) {
   Checkpoint c;
   c.arch = cfg.model.arch;
   c.config_toml = config::to_toml(cfg);
   c.progress = progress;
   c.polarity = polarity;
-  c.model = model::state_dict(*net);
+  c.model = model::state_dict(net);
   for (const ParamGroup& g : sgd.groups()) {
     for (size_t i = 0; i < g.names.size(); ++i) {
       if (g.momentum[i].defined()) c.momentum[g.names[i]] = g.momentum[i];
@@ -135,22 +139,28 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
   log.info("resolved configuration (saved as {}/config.toml):\n{}", run_dir, config::to_toml(cfg));
 
   torch::manual_seed(cfg.train.seed);
-  model::C2amNet net(model::ResNetOptions{cfg.model.arch, cfg.model.strides});
+  const std::unique_ptr<Task> task = make_task(cfg);
+  torch::nn::Module& net = task->net();
+  auto* c2am_task = dynamic_cast<C2amTask*>(task.get());
+  if (eval_hook && cfg.eval.every_epochs > 0 && c2am_task == nullptr) {
+    throw UsageError(fmt::format("eval.every_epochs = {}: periodic WSOL evaluation needs model.kind = \"c2am\", not "
+                                 "\"{}\"",
+                                 cfg.eval.every_epochs, cfg.model.kind));
+  }
   if (!cfg.model.pretrained.empty() && rank == 0) {  // other ranks get the weights by broadcast
     const model::ImportReport rep =
-        model::import_weights(*net, model::read_tensor_dict(cfg.model.pretrained), cfg.model.pretrained);
+        model::import_weights(net, model::read_tensor_dict(cfg.model.pretrained), cfg.model.pretrained);
     log.info("pretrained '{}': {} tensors loaded, {} missing, {} unexpected, {} ignored", cfg.model.pretrained,
              rep.loaded.size(), rep.missing.size(), rep.unexpected.size(), rep.ignored.size());
     for (const auto& k : rep.unexpected) log.warn("pretrained key not used: {}", k);
   }
-  freeze_batchnorm_affine(*net);
+  freeze_batchnorm_affine(net);
   if (world > 1 && cfg.dist.sync_batchnorm != "none") {
-    torch::nn::Module& scope = cfg.dist.sync_batchnorm == "head" ? static_cast<torch::nn::Module&>(*net->ac_head)
-                                                                 : static_cast<torch::nn::Module&>(*net);
-    const int layers = model::set_batchnorm_sync(scope, dist::make_sync_batchnorm(*comm));
+    torch::nn::Module* scope = cfg.dist.sync_batchnorm == "head" ? task->head() : &net;
+    const int layers = scope ? model::set_batchnorm_sync(*scope, dist::make_sync_batchnorm(*comm)) : 0;
     log.info("SyncBatchNorm on {} BatchNorm layers ({})", layers, cfg.dist.sync_batchnorm);
   }
-  Sgd sgd(*net, cfg.train);
+  Sgd sgd(net, cfg.train, task->head_prefix());
 
   data::LoaderOptions lopt;
   lopt.batch_per_rank = cfg.train.batch_size / world;
@@ -159,6 +169,7 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
   lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
   lopt.seed = cfg.train.seed;
   lopt.skip_bad = cfg.data.bad_sample == "skip";
+  task->configure_loader(lopt);
   data::Loader loader(data::open_split(cfg.data, "train"), data::train_transform(cfg.data), lopt);
   const int64_t steps_per_epoch = loader.batches_per_epoch();
   if (steps_per_epoch == 0) {
@@ -195,16 +206,16 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
                progress.step_in_epoch);
     }
   }
-  dist::broadcast_module(*comm, *net);  // every rank starts from rank 0's parameters and buffers
+  dist::broadcast_module(*comm, net);  // every rank starts from rank 0's parameters and buffers
   broadcast_momentum(*comm, sgd);
-  // Global negatives: the ranks' losses add up to the global loss, so their
-  // gradients are summed. Local negatives: each rank's loss is a mean over its
-  // own batch, so gradients (and the logged loss) are averaged, as DDP does.
-  const bool local_negatives = cfg.dist.negatives == "local";
-  const double rank_share = local_negatives ? 1.0 / world : 1.0;
+  // C²AM with global negatives: the ranks' losses add up to the global loss,
+  // so their gradients are summed. Otherwise each rank's loss is a mean over
+  // its own batch, so gradients (and the logged loss) are averaged, as DDP does.
+  const double rank_share = task->rank_share(world);
+  const std::vector<std::string> term_names = task->term_names();
   std::unique_ptr<dist::GradSync> grad_sync;
   if (world > 1) {
-    grad_sync = std::make_unique<dist::GradSync>(*comm, net->named_parameters(/*recurse=*/true).pairs(),
+    grad_sync = std::make_unique<dist::GradSync>(*comm, net.named_parameters(/*recurse=*/true).pairs(),
                                                  cfg.dist.bucket_mb, rank_share);
   }
   const int64_t stop_at =
@@ -219,13 +230,13 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
              world, comm->backend(), ctx.launcher, lopt.batch_per_rank, cfg.dist.negatives, grad_sync->num_buckets(),
              cfg.dist.bucket_mb);
   }
-  log.info("training {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank",
-           cfg.model.arch, loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, world,
+  log.info("training {} {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank",
+           cfg.model.kind, cfg.model.arch, loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, world,
            world == 1 ? "" : "s", threads);
 
   TrainResult result;
   result.world = world;
-  net->train();
+  net.train();
   const auto t_start = Clock::now();
   int64_t images_seen = 0;
   auto t_window = Clock::now();
@@ -256,16 +267,7 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
       if (!batch) break;
       for (const std::string& why : batch->skipped) log.warn("skipped sample: {}", why);
 
-      const model::C2amOutput out = net->forward(batch->images);
-      loss::LossTerms loss;
-      if (world == 1 || local_negatives) {
-        loss = loss::c2am_loss(out.v_f, out.v_b, cfg.loss.alpha);
-      } else {
-        // One gather for both embeddings; each rank's rows against all columns.
-        const int64_t c = out.v_f.size(1);
-        const torch::Tensor all = dist::gather_rows(*comm, torch::cat({out.v_f, out.v_b}, /*dim=*/1));
-        loss = loss::c2am_loss_rows(out.v_f, out.v_b, all.narrow(1, 0, c), all.narrow(1, c, c), cfg.loss.alpha);
-      }
+      const StepLoss loss = task->loss(*batch, *comm);
 
       sgd.zero_grad();
       if (grad_sync) grad_sync->begin_step();
@@ -275,30 +277,35 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
       sgd.step(progress.step, progress.max_steps);
       ++progress.step;
       ++progress.step_in_epoch;
-      last_map = out.map.detach();
+      if (loss.map.defined()) last_map = loss.map.detach();
 
       const int64_t n = batch->images.size(0);
       images_seen += n;
       images_window += n;
       if (progress.step % cfg.train.log_every == 0 || progress.step == stop_at) {
         // The loss terms are this rank's share of the global loss: their sum is the loss.
-        torch::Tensor terms = torch::stack({loss.total, loss.pos_bg, loss.neg, loss.pos_fg}).detach().to(torch::kDouble);
+        torch::Tensor terms = torch::stack(loss.terms).detach().to(torch::kCPU, torch::kDouble);
         comm->allreduce(terms, dist::ReduceOp::kSum);
         terms *= rank_share;
         const auto* t = terms.data_ptr<double>();
+        std::string shown = fmt::format("loss {:.4f}", t[0]);
+        std::string fields = fmt::format(R"("{}":{})", term_names[0], t[0]);
+        for (size_t k = 1; k < term_names.size(); ++k) {
+          shown += fmt::format("{}{} {:.4f}", k == 1 ? " (" : " ", term_names[k], t[k]);
+          fields += fmt::format(R"(,"{}":{})", term_names[k], t[k]);
+        }
+        if (term_names.size() > 1) shown += ")";
         const double dt = std::chrono::duration<double>(Clock::now() - t_window).count();
         const double ips_rank = static_cast<double>(images_window) / std::max(dt, 1e-9);
         const double ips = ips_rank * world;
         const double eta = static_cast<double>(stop_at - progress.step) * cfg.train.batch_size / std::max(ips, 1e-9);
         const std::string rate = world == 1 ? fmt::format("{:.1f} img/s", ips)
                                             : fmt::format("{:.1f} img/s ({:.1f} per rank)", ips, ips_rank);
-        log.progress(fmt::format(
-            "epoch {}/{} step {}/{} | loss {:.4f} (pos_bg {:.4f} neg {:.4f} pos_fg {:.4f}) | lr {:.3g} | {} | ETA {}",
-            progress.epoch + 1, cfg.train.epochs, progress.step, stop_at, t[0], t[1], t[2], t[3], lr, rate,
-            format_eta(eta)));
+        log.progress(fmt::format("epoch {}/{} step {}/{} | {} | lr {:.3g} | {} | ETA {}", progress.epoch + 1,
+                                 cfg.train.epochs, progress.step, stop_at, shown, lr, rate, format_eta(eta)));
         mlog.metric(fmt::format(
-            R"({{"kind":"train","step":{},"epoch":{},"loss":{},"pos_bg":{},"neg":{},"pos_fg":{},"lr":{},"img_per_s":{},"world":{},"img_per_s_per_rank":{}}})",
-            progress.step, progress.epoch, t[0], t[1], t[2], t[3], lr, ips, world, ips_rank));
+            R"({{"kind":"train","step":{},"epoch":{},{},"lr":{},"img_per_s":{},"world":{},"img_per_s_per_rank":{}}})",
+            progress.step, progress.epoch, fields, lr, ips, world, ips_rank));
         t_window = Clock::now();
         images_window = 0;
       }
@@ -335,9 +342,9 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
     }
     save(epoch_done ? "epoch end" : "stop");
     const int every = cfg.eval.every_epochs;
-    if (eval_hook && epoch_done && every > 0 &&
+    if (eval_hook && c2am_task && epoch_done && every > 0 &&
         (progress.epoch % every == 0 || progress.epoch == cfg.train.epochs)) {
-      eval_hook(*net, polarity < 0 ? 0 : polarity, progress.epoch, result.checkpoint, *comm);
+      eval_hook(c2am_task->c2am(), polarity < 0 ? 0 : polarity, progress.epoch, result.checkpoint, *comm);
     }
   }
   log.end_progress();

@@ -1,10 +1,12 @@
 // Implements: the one reading of a configured thread count (0 = the cores
 // this process may run on: its CPU affinity, so a rank bound to cores by
-// mpirun or SLURM uses its own cores, not the whole machine's).
+// mpirun or SLURM uses its own cores, not the whole machine's), and the one
+// fork-join helper that runs a body on that many threads.
 #pragma once
 #include <sched.h>
 
 #include <algorithm>
+#include <functional>
 #include <thread>
 
 namespace c2am::util {
@@ -16,5 +18,13 @@ inline int resolve_threads(int configured) {
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+// Runs body(t) for t in [0, threads), t = 0 on the calling thread; rethrows
+// the first exception (by thread index) after all have finished.
+void run_threads(int threads, const std::function<void(int)>& body);
+
+// body(i) for i in [0, n) on min(threads, n) threads, thread t taking
+// i = t, t + threads, ... (a fixed assignment); errors as run_threads.
+void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body);
 
 }  // namespace c2am::util

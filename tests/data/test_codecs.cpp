@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -252,6 +255,36 @@ TEST(Resize, MatchesHandComputedPilBilinear) {
   Image col(1, 4, 1);
   col.pixels = {0, 40, 80, 120};
   EXPECT_EQ(resize_bilinear(col, 1, 2).pixels, (std::vector<std::uint8_t>{29, 91}));
+}
+
+// PIL itself (Debian's python3-pil) resizes the same noisy image: bicubic and
+// nearest must agree byte for byte, shrinking and enlarging, 1 and 3 channels.
+TEST(Resize, BicubicAndNearestMatchPilByteForByte) {
+  TempDir dir;
+  for (int channels : {1, 3}) {
+    Image img(29, 17, channels);
+    std::uint32_t state = 12345;
+    for (std::uint8_t& v : img.pixels) {
+      state = state * 1664525u + 1013904223u;
+      v = static_cast<std::uint8_t>(state >> 24);
+    }
+    const std::string in = dir.file("in" + std::to_string(channels) + ".png");
+    write_png(in, img);
+    for (auto [w, h] : {std::pair{64, 40}, std::pair{13, 9}, std::pair{29, 50}, std::pair{7, 17}}) {
+      for (const char* filter : {"BICUBIC", "NEAREST"}) {
+        const std::string out = dir.file(fmt::format("{}_{}x{}_{}.png", filter, w, h, channels));
+        const std::string cmd = fmt::format(
+            "/usr/bin/python3 -c \"from PIL import Image; Image.open('{}').resize(({}, {}), Image.{}).save('{}')\"",
+            in, w, h, filter, out);
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << " (needs Debian's python3-pil)";
+        const Image pil = read_png(out);
+        const Image ours = std::string(filter) == "BICUBIC" ? resize_bicubic(img, w, h) : resize_nearest(img, w, h);
+        ASSERT_EQ(ours.width, w);
+        ASSERT_EQ(ours.height, h);
+        EXPECT_EQ(ours.pixels, pil.pixels) << filter << " " << w << "x" << h << " channels " << channels;
+      }
+    }
+  }
 }
 
 TEST(Resize, CropFillsOutsideWithZerosAndHflipMirrors) {

@@ -298,7 +298,9 @@ TEST(Contract, NetworkGradientsOnSlicesEqualTheFullBatch) {
   EXPECT_LT(worst, 1e-9) << "worst parameter: " << worst_name;
   const auto rb = ref->named_buffers();
   for (const auto& b : net->named_buffers()) {
-    if (b.value().is_floating_point()) EXPECT_LT(max_rel(b.value(), rb[b.key()]), 1e-10) << b.key();
+    if (b.value().is_floating_point()) {
+      EXPECT_LT(max_rel(b.value(), rb[b.key()]), 1e-10) << b.key();
+    }
   }
 }
 

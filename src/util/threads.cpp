@@ -1,0 +1,43 @@
+#include "util/threads.h"
+
+#include <exception>
+#include <vector>
+
+namespace c2am::util {
+
+void run_threads(int threads, const std::function<void(int)>& body) {
+  if (threads <= 1) {
+    body(0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(threads));
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads - 1));
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        body(t);
+      } catch (...) {
+        errors[static_cast<std::size_t>(t)] = std::current_exception();
+      }
+    });
+  }
+  try {
+    body(0);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (std::thread& th : pool) th.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body) {
+  const int t = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n)));
+  run_threads(t, [&](int k) {
+    for (std::size_t i = static_cast<std::size_t>(k); i < n; i += static_cast<std::size_t>(t)) body(i);
+  });
+}
+
+}  // namespace c2am::util
