@@ -19,7 +19,8 @@ struct BgCuesArgs {
 
 void add_bg_cues(CLI::App& app, Action* action) {
   auto* a = new BgCuesArgs();
-  CLI::App* cmd = app.add_subcommand("bg-cues", "WSSS: background cues (threshold + dense CRF) from C²AM maps");
+  CLI::App* cmd =
+      app.add_subcommand("bg-cues", "WSSS: background cues (threshold + dense CRF) from C²AM maps");
   add_config_options(cmd, &a->cfg, /*with_out=*/false);
   cmd->add_option("--maps", a->opts.maps_dir, "the folder c2am infer-maps wrote (maps.h5, else <stem>.png)")
       ->required()
@@ -30,9 +31,11 @@ void add_bg_cues(CLI::App& app, Action* action) {
       ->capture_default_str();
   cmd->add_flag("--force", a->opts.force, "discard earlier parts in OUT and start over");
   cmd->footer(
-      "Foreground where the map > wsss.cue_threshold (0.3), then wsss.crf_iterations (10) mean-field steps of the\n"
+      "Foreground where the map > wsss.cue_threshold (0.3), then wsss.crf_iterations (10) mean-field steps "
+      "of the\n"
       "dense CRF (wsss.crf_*: the method doc's kernels). Threads: --threads; ranks: mpirun/srun; resumable.\n"
-      "Example: c2am bg-cues -c configs/synth_voc.toml --data runs/wsss/data --maps runs/wsss/maps -o runs/wsss/cues");
+      "Example: c2am bg-cues -c configs/synth_voc.toml --data runs/wsss/data --maps runs/wsss/maps -o "
+      "runs/wsss/cues");
   cmd->callback([a, action] {
     *action = [a] {
       const config::Config cfg = resolve_config(a->cfg);
@@ -42,11 +45,13 @@ void add_bg_cues(CLI::App& app, Action* action) {
       const wsss::BgCuesResult r = wsss::bg_cues(cfg, a->opts, *comm, log);
       if (ctx.rank != 0) return 0;
       fmt::print("maps            {}\n", r.maps_source);
-      fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed, r.processed,
-                 ctx.world);
+      fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed,
+                 r.processed, ctx.world);
       if (r.processed > 0) {
-        fmt::print("foreground      {:.1f}% of pixels after the threshold, {:.1f}% after the CRF (rank 0's images)\n",
-                   100 * r.foreground_before, 100 * r.foreground_after);
+        fmt::print(
+            "foreground      {:.1f}% of pixels after the threshold, {:.1f}% after the CRF (rank 0's "
+            "images)\n",
+            100 * r.foreground_before, 100 * r.foreground_after);
       }
       fmt::print("speed           {:.2f} images/s ({:.1f} s)\n",
                  r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0, r.seconds);

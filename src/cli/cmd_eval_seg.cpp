@@ -21,15 +21,16 @@ struct EvalSegArgs {
 };
 
 void print_scores(const std::string& what, const wsss::SegScores& s) {
-  fmt::print("{:<28} mIoU {:6.2f}%  FP {:.4f}  FN {:.4f}  ({} classes scored)\n", what, 100 * s.miou, s.fp, s.fn,
-             s.classes_scored);
+  fmt::print("{:<28} mIoU {:6.2f}%  FP {:.4f}  FN {:.4f}  ({} classes scored)\n", what, 100 * s.miou, s.fp,
+             s.fn, s.classes_scored);
 }
 
 void print_per_class(const wsss::SegScores& s) {
   const auto& names = wsss::voc_class_names();
   for (size_t k = 0; k < s.iou.size(); ++k) {
     if (std::isnan(s.iou[k])) continue;
-    fmt::print("  {:<14} {:6.2f}%\n", k < names.size() ? names[k] : fmt::format("class {}", k), 100 * s.iou[k]);
+    fmt::print("  {:<14} {:6.2f}%\n", k < names.size() ? names[k] : fmt::format("class {}", k),
+               100 * s.iou[k]);
   }
 }
 
@@ -48,22 +49,28 @@ void add_eval_seg(CLI::App& app, Action* action) {
   cmd->add_flag("--sweep", a->opts.sweep, "with --cams: every constant background threshold (best reported)");
   cmd->add_option("--thresholds", a->opts.thresholds, "sweep thresholds (default 0.05,0.10,...,0.75)")
       ->delimiter(',');
-  cmd->add_option("--bg-threshold", a->bg_threshold,
-                  "with --cams, no cues, no sweep: the constant background score (default: wsss.bg_threshold)")
+  cmd->add_option(
+         "--bg-threshold", a->bg_threshold,
+         "with --cams, no cues, no sweep: the constant background score (default: wsss.bg_threshold)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--gt", a->opts.gt_dir, "ground truth: label PNGs <stem>.png (e.g. VOC2012/SegmentationClass)")
+  cmd->add_option("--gt", a->opts.gt_dir,
+                  "ground truth: label PNGs <stem>.png (e.g. VOC2012/SegmentationClass)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--split", a->opts.split, "with --data: the packed split whose masks are the ground truth")
       ->check(CLI::IsMember({"train", "val", "test"}))
       ->capture_default_str();
-  cmd->add_option("--list", a->opts.list_file, "image ids, one per line (default: every prediction / CAM file)")
+  cmd->add_option("--list", a->opts.list_file,
+                  "image ids, one per line (default: every prediction / CAM file)")
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", a->opts.out_dir, "folder for metrics.json");
   cmd->footer(
-      "Ground truth: --gt DIR, or --data DIR (a packed VOC folder) with --split. Pixels labelled 255 are ignored;\n"
+      "Ground truth: --gt DIR, or --data DIR (a packed VOC folder) with --split. Pixels labelled 255 are "
+      "ignored;\n"
       "IoU = TP / (T + P - TP); FP, FN = means over the foreground classes (the reference's definitions).\n"
-      "Example: c2am eval-seg --pred runs/wsss/pseudo_masks --data runs/wsss/data --split train -o runs/wsss/eval\n"
-      "Example: c2am eval-seg --cams runs/wsss/cams --cues runs/wsss/cues --sweep --data runs/wsss/data --split train");
+      "Example: c2am eval-seg --pred runs/wsss/pseudo_masks --data runs/wsss/data --split train -o "
+      "runs/wsss/eval\n"
+      "Example: c2am eval-seg --cams runs/wsss/cams --cues runs/wsss/cues --sweep --data runs/wsss/data "
+      "--split train");
   cmd->callback([a, cmd, action] {
     const bool have_data = cmd->count("--data") > 0;
     *action = [a, have_data] {
@@ -76,10 +83,17 @@ void add_eval_seg(CLI::App& app, Action* action) {
       fmt::print("images          {} (ground truth: {})\n", r.images, r.gt_source);
       if (r.pred) print_scores("pseudo masks", *r.pred);
       if (r.cues) print_scores("CAMs + background cues", *r.cues);
-      if (r.constant) print_scores(fmt::format("CAMs + constant bg {:.2f}", a->opts.bg_threshold), *r.constant);
-      for (const wsss::SweepPoint& p : r.sweep) print_scores(fmt::format("  CAMs + constant bg {:.2f}", p.threshold), p.scores);
-      if (r.best) print_scores(fmt::format("CAMs + best constant bg {:.2f}", r.best->threshold), r.best->scores);
-      const wsss::SegScores* main = r.pred ? &*r.pred : r.cues ? &*r.cues : r.constant ? &*r.constant : r.best ? &r.best->scores : nullptr;
+      if (r.constant)
+        print_scores(fmt::format("CAMs + constant bg {:.2f}", a->opts.bg_threshold), *r.constant);
+      for (const wsss::SweepPoint& p : r.sweep)
+        print_scores(fmt::format("  CAMs + constant bg {:.2f}", p.threshold), p.scores);
+      if (r.best)
+        print_scores(fmt::format("CAMs + best constant bg {:.2f}", r.best->threshold), r.best->scores);
+      const wsss::SegScores* main = r.pred       ? &*r.pred
+                                    : r.cues     ? &*r.cues
+                                    : r.constant ? &*r.constant
+                                    : r.best     ? &r.best->scores
+                                                 : nullptr;
       if (main) print_per_class(*main);
       if (!r.metrics_file.empty()) fmt::print("metrics         {}\n", r.metrics_file);
       return 0;

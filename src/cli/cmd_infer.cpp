@@ -27,14 +27,16 @@ void add_infer_command(CLI::App& app, Action* action, const std::string& name, c
   auto* a = new InferArgs();
   CLI::App* cmd = app.add_subcommand(name, about);
   add_config_options(cmd, &a->cfg, /*with_out=*/false);
-  cmd->add_option("--ckpt", a->opts.checkpoint, "checkpoint file, or run folder (its newest valid checkpoint)")
+  cmd->add_option("--ckpt", a->opts.checkpoint,
+                  "checkpoint file, or run folder (its newest valid checkpoint)")
       ->required();
   cmd->add_option("-o,--out", a->opts.out_dir, "output folder")->required();
   cmd->add_option("--split", a->opts.split, "which split")
       ->check(CLI::IsMember({"train", "val", "test"}))
       ->capture_default_str();
   cmd->add_option("--scales", a->opts.scales,
-                  name == "predict-saliency" ? "inference scales (default: 1.0)" : "inference scales (default: wsss.scales)")
+                  name == "predict-saliency" ? "inference scales (default: 1.0)"
+                                             : "inference scales (default: wsss.scales)")
       ->delimiter(',');
   if (name == "infer-maps") {
     cmd->add_option("--format", a->format, "png (8-bit), h5 (float16 maps.h5) or both")
@@ -42,8 +44,9 @@ void add_infer_command(CLI::App& app, Action* action, const std::string& name, c
         ->capture_default_str();
   }
   cmd->add_flag("--force", a->opts.force, "discard earlier parts in OUT and start over");
-  cmd->footer(footer + "\nRuns under mpirun/srun with each rank taking its share; a rerun resumes from OUT/parts/. "
-                       "Formats: docs/wsss.md.");
+  cmd->footer(footer +
+              "\nRuns under mpirun/srun with each rank taking its share; a rerun resumes from OUT/parts/. "
+              "Formats: docs/wsss.md.");
   cmd->callback([a, action, run, name] {
     *action = [a, run, name] {
       const config::Config cfg = resolve_config(a->cfg);
@@ -51,13 +54,17 @@ void add_infer_command(CLI::App& app, Action* action, const std::string& name, c
       a->opts.h5 = a->format != "png";
       const dist::Context& ctx = dist::context();
       util::Logger log(ctx.rank, ctx.world);
-      const auto comm = dist::make_communicator(ctx, cfg.dist, torch::kCPU);
+      a->opts.local_rank = ctx.local_rank;
+      const auto comm =
+          dist::make_communicator(ctx, cfg.dist, torch::kCPU);  // control only: counts and barriers
       const wsss::InferResult r = run(cfg, a->opts, *comm, log);
       if (ctx.rank != 0) return 0;
       fmt::print("checkpoint      {}{}\n", r.checkpoint,
-                 name == "infer-maps" ? fmt::format(" (polarity {})", r.polarity == 1 ? "negative" : "positive") : "");
-      fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed, r.processed,
-                 ctx.world);
+                 name == "infer-maps"
+                     ? fmt::format(" (polarity {})", r.polarity == 1 ? "negative" : "positive")
+                     : "");
+      fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed,
+                 r.processed, ctx.world);
       fmt::print("speed           {:.2f} images/s ({:.1f} s)\n",
                  r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0, r.seconds);
       fmt::print("output          {}\n", a->opts.out_dir);
@@ -69,19 +76,19 @@ void add_infer_command(CLI::App& app, Action* action, const std::string& name, c
 }  // namespace
 
 void add_infer(CLI::App& app, Action* action) {
-  add_infer_command(app, action, "infer-maps", "WSSS: multi-scale C²AM maps of every image of a split",
-                    wsss::infer_maps,
-                    "Writes OUT/<stem>.png (8-bit, round(255 m)) and/or OUT/maps.h5 (float16, at image resolution).\n"
-                    "Example: c2am infer-maps -c configs/synth_voc.toml --data runs/wsss/data --ckpt runs/wsss/c2am "
-                    "-o runs/wsss/maps");
-  add_infer_command(app, action, "infer-cams",
-                    "WSSS: multi-scale CAMs of the classifier for the classes present in each image",
-                    wsss::infer_cams,
-                    "Writes OUT/<stem>.h5 (the CAM store of docs/cams.md, the input of refine-cams).\n"
-                    "Example: c2am infer-cams -c configs/synth_voc.toml --data runs/wsss/data --ckpt runs/wsss/cls "
-                    "-o runs/wsss/cams");
-  add_infer_command(app, action, "predict-saliency", "WSSS: refined background cues from the saliency network",
-                    wsss::predict_saliency,
+  add_infer_command(
+      app, action, "infer-maps", "WSSS: multi-scale C²AM maps of every image of a split", wsss::infer_maps,
+      "Writes OUT/<stem>.png (8-bit, round(255 m)) and/or OUT/maps.h5 (float16, at image resolution).\n"
+      "Example: c2am infer-maps -c configs/synth_voc.toml --data runs/wsss/data --ckpt runs/wsss/c2am "
+      "-o runs/wsss/maps");
+  add_infer_command(
+      app, action, "infer-cams",
+      "WSSS: multi-scale CAMs of the classifier for the classes present in each image", wsss::infer_cams,
+      "Writes OUT/<stem>.h5 (the CAM store of docs/cams.md, the input of refine-cams).\n"
+      "Example: c2am infer-cams -c configs/synth_voc.toml --data runs/wsss/data --ckpt runs/wsss/cls "
+      "-o runs/wsss/cams");
+  add_infer_command(app, action, "predict-saliency",
+                    "WSSS: refined background cues from the saliency network", wsss::predict_saliency,
                     "Writes OUT/<stem>.png (8-bit saliency, 255 = foreground), usable wherever cues are.\n"
                     "Example: c2am predict-saliency -c configs/synth_voc.toml --data runs/wsss/data --ckpt "
                     "runs/wsss/sal -o runs/wsss/cues_refined");

@@ -30,16 +30,17 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
 }  // namespace
 
 void add_train(CLI::App& app, Action* action) {
-  add_train_command(app, action, "train", "train C²AM (or model.kind) (writes config.toml, metrics.jsonl, checkpoints/)",
-                    "",
-                    "Example: c2am train -c configs/synth_demo.toml --data runs/demo/data -o runs/demo --resume auto\n"
-                    "Example: launch/mpirun.sh -n 2 -- build/src/cli/c2am train -c configs/synth_demo.toml --data "
-                    "runs/demo/data -o runs/demo");
-  add_train_command(app, action, "train-classifier",
-                    "WSSS: train the multi-label classifier whose CAMs are refined (model.kind = classifier)",
-                    "classifier",
-                    "Image-level labels are the classes of each image's packed VOC mask.\n"
-                    "Example: c2am train-classifier -c configs/voc_classifier.toml --data runs/voc/data -o runs/voc/cls");
+  add_train_command(
+      app, action, "train", "train C²AM (or model.kind) (writes config.toml, metrics.jsonl, checkpoints/)",
+      "",
+      "Example: c2am train -c configs/synth_demo.toml --data runs/demo/data -o runs/demo --resume auto\n"
+      "Example: launch/mpirun.sh -n 2 -- build/src/cli/c2am train -c configs/synth_demo.toml --data "
+      "runs/demo/data -o runs/demo");
+  add_train_command(
+      app, action, "train-classifier",
+      "WSSS: train the multi-label classifier whose CAMs are refined (model.kind = classifier)", "classifier",
+      "Image-level labels are the classes of each image's packed VOC mask.\n"
+      "Example: c2am train-classifier -c configs/voc_classifier.toml --data runs/voc/data -o runs/voc/cls");
   add_train_command(app, action, "train-saliency",
                     "WSSS: train the saliency network on background cues (model.kind = saliency)", "saliency",
                     "Example: c2am train-saliency -c configs/voc_saliency.toml --data runs/voc/data --cues "
@@ -82,8 +83,8 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
                   r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, opts.out_dir);
         mlog.metric(fmt::format(
             R"({{"kind":"eval","epoch":{},"corloc":{},"best_threshold":{},"max_box_acc_v2":{},"centre_box":{},"images":{}}})",
-            epoch, r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, r.centre_baseline,
-            r.corloc.total));
+            epoch, r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2,
+            r.centre_baseline, r.corloc.total));
       };
       const train::TrainResult r = train::train(cfg, ctx, args->resume, log, evaluate);
       if (ctx.rank == 0) {

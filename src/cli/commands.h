@@ -38,5 +38,6 @@ void add_infer(CLI::App& app, Action* action);  // infer-maps, infer-cams, predi
 void add_bg_cues(CLI::App& app, Action* action);
 void add_refine_cams(CLI::App& app, Action* action);
 void add_eval_seg(CLI::App& app, Action* action);
+void add_bench(CLI::App& app, Action* action);  // bench train
 
 }  // namespace c2am::cli

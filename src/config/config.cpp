@@ -103,7 +103,8 @@ const std::vector<Key>& keys() {
       C2AM_KEY(train.log_every, above(0), "steps between progress lines"),
       C2AM_KEY(train.checkpoint_every, at_least(0), "steps between checkpoints; 0 = end of each epoch"),
       C2AM_KEY(train.keep_checkpoints, above(0), "newest checkpoints kept"),
-      C2AM_KEY(eval.every_epochs, at_least(0), "evaluate during training after every N epochs and the last; 0 = never"),
+      C2AM_KEY(eval.every_epochs, at_least(0),
+               "evaluate during training after every N epochs and the last; 0 = never"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
       C2AM_KEY(eval.heatmaps, at_least(0), "heatmap PNGs written"),
       C2AM_KEY(wsss.scales, above(0), "inference scales (each with its horizontal flip)"),
@@ -121,11 +122,18 @@ const std::vector<Key>& keys() {
       C2AM_KEY(dist.bucket_mb, above(0), "gradient all-reduce bucket size (MiB)"),
       C2AM_KEY(dist.timeout_s, above(0), "seconds a collective may take before the job is ended"),
       C2AM_KEY(dist.negatives, one_of({"global", "local"}),
-               "global: each rank's rows against every rank's embeddings; local: within each rank (reference DDP)"),
+               "global: each rank's rows against every rank's embeddings; local: within each rank (reference "
+               "DDP)"),
       C2AM_KEY(dist.sync_batchnorm, one_of({"none", "head", "all"}),
                "BatchNorm statistics over the global batch: none, the head's, or all layers"),
       C2AM_KEY(run.out, non_empty(), "run folder: config, metrics, checkpoints"),
       C2AM_KEY(run.threads, at_least(0), "CPU intra-op threads; 0 = all cores"),
+      C2AM_KEY(run.device, non_empty(),
+               "auto (cuda:<local rank> when CUDA is available), cpu, cuda or cuda:N"),
+      C2AM_KEY(run.precision, one_of({"fp32", "bf16"}),
+               "bf16: autocast for the backbone, heads and losses in fp32"),
+      C2AM_KEY(run.channels_last, any(), "channels_last parameters and inputs"),
+      C2AM_KEY(run.cudnn_benchmark, any(), "cuDNN autotuning on CUDA"),
   };
   return kKeys;
 }
@@ -400,7 +408,9 @@ void apply_toml(Config& cfg, const std::string& file, const std::string* text, L
   for (auto&& [k, v] : doc) apply(cfg, std::string(k.str()), v, origin.at(k, v), origin, locs);
 }
 
-void apply_file(Config& cfg, const std::string& file, Locations& locs) { apply_toml(cfg, file, nullptr, locs); }
+void apply_file(Config& cfg, const std::string& file, Locations& locs) {
+  apply_toml(cfg, file, nullptr, locs);
+}
 
 std::string trim(std::string_view s) {
   const char* ws = " \t\r\n";

@@ -11,11 +11,11 @@
 namespace c2am::config {
 
 struct ModelConfig {
-  std::string kind = "c2am";                // c2am | classifier (multi-label CAMs) | saliency (refined cues)
-  std::string arch = "resnet50";            // resnet18 | resnet34 | resnet50 | resnet101
+  std::string kind = "c2am";      // c2am | classifier (multi-label CAMs) | saliency (refined cues)
+  std::string arch = "resnet50";  // resnet18 | resnet34 | resnet50 | resnet101
   std::array<int, 4> strides = {1, 2, 2, 1};  // stride of layer1..layer4, each 1 or 2
-  std::string pretrained;                   // torch.save'd state_dict (.pth); "" = random init
-  int num_classes = 20;                     // classifier: foreground classes (VOC: 20), > 0
+  std::string pretrained;                     // torch.save'd state_dict (.pth); "" = random init
+  int num_classes = 20;                       // classifier: foreground classes (VOC: 20), > 0
 };
 
 struct LossConfig {
@@ -30,60 +30,65 @@ struct DataConfig {
   bool flip = true;            // random horizontal flip in training
   int test_resize = 480;
   int test_crop = 448;
-  int loader_threads = 0;      // 0 = same as run.threads
+  int loader_threads = 0;            // 0 = same as run.threads
   std::string bad_sample = "error";  // error | skip
-  std::string cues;            // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
+  std::string cues;  // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
 
 struct TrainConfig {
-  int epochs = 20;                 // > 0
-  int batch_size = 16;             // global batch over all ranks, > 0
-  double lr = 1e-4;                // base learning rate, > 0
-  double weight_decay = 1e-4;      // >= 0, on conv weights
+  int epochs = 20;                      // > 0
+  int batch_size = 16;                  // global batch over all ranks, > 0
+  double lr = 1e-4;                     // base learning rate, > 0
+  double weight_decay = 1e-4;           // >= 0, on conv weights
   std::string optimizer = "reference";  // reference (momentum 1e-4, the reference's slip) | sgd
-  double momentum = 0.9;           // used when optimizer = "sgd", in [0, 1)
-  double head_lr_mult = 10.0;      // lr multiplier of the disentangler head, > 0
-  double poly_power = 0.9;         // lr * (1 - step/max_step)^poly_power
-  int max_steps = 0;               // > 0 stops early after this many steps (tests, smoke runs)
-  std::uint64_t seed = 0;          // data order, augmentation and init
-  int log_every = 10;              // steps between progress lines, > 0
-  int checkpoint_every = 0;        // steps between checkpoints; 0 = end of each epoch only
-  int keep_checkpoints = 3;        // newest K kept, > 0
+  double momentum = 0.9;                // used when optimizer = "sgd", in [0, 1)
+  double head_lr_mult = 10.0;           // lr multiplier of the disentangler head, > 0
+  double poly_power = 0.9;              // lr * (1 - step/max_step)^poly_power
+  int max_steps = 0;                    // > 0 stops early after this many steps (tests, smoke runs)
+  std::uint64_t seed = 0;               // data order, augmentation and init
+  int log_every = 10;                   // steps between progress lines, > 0
+  int checkpoint_every = 0;             // steps between checkpoints; 0 = end of each epoch only
+  int keep_checkpoints = 3;             // newest K kept, > 0
 };
 
 struct EvalConfig {
-  int every_epochs = 0;        // evaluate during training after every N epochs and the last; 0 = never
-  int batch_size = 32;         // > 0
-  int heatmaps = 16;           // heatmap PNGs written by the demo/eval, >= 0
+  int every_epochs = 0;  // evaluate during training after every N epochs and the last; 0 = never
+  int batch_size = 32;   // > 0
+  int heatmaps = 16;     // heatmap PNGs written by the demo/eval, >= 0
 };
 
 // The WSSS refinement stage (method doc §8).
 struct WsssConfig {
   std::vector<double> scales = {0.5, 1.0, 1.5, 2.0};  // inference scales, each with its flip, each > 0
-  double cue_threshold = 0.3;   // foreground where the C²AM map > this, before the CRF
-  int crf_iterations = 10;      // mean-field iterations; 0 = no CRF
-  double crf_gt_prob = 0.7;     // confidence of the thresholded label in the CRF unary
-  double crf_gauss_sxy = 3.0;   // Gaussian (smoothness) kernel
+  double cue_threshold = 0.3;                         // foreground where the C²AM map > this, before the CRF
+  int crf_iterations = 10;                            // mean-field iterations; 0 = no CRF
+  double crf_gt_prob = 0.7;                           // confidence of the thresholded label in the CRF unary
+  double crf_gauss_sxy = 3.0;                         // Gaussian (smoothness) kernel
   double crf_gauss_compat = 3.0;
   double crf_bilateral_sxy = 50.0;  // bilateral (appearance) kernel
   double crf_bilateral_srgb = 5.0;
   double crf_bilateral_compat = 10.0;
-  double bg_threshold = 0.25;   // constant background score for CAMs without cues
+  double bg_threshold = 0.25;  // constant background score for CAMs without cues
 };
 
 struct DistConfig {
-  std::string backend = "auto";        // auto (NCCL on CUDA, MPI otherwise) | mpi | nccl
-  double bucket_mb = 25.0;             // gradient all-reduce bucket size in MiB, > 0
-  int timeout_s = 600;                 // a collective that takes longer ends the job, > 0
-  std::string sync_batchnorm = "none"; // none | head | all: BatchNorm statistics over the global batch
-  std::string negatives = "global";    // global: contrast across all ranks (method doc §4) | local: per rank (the reference's DDP)
+  std::string backend = "auto";         // auto (NCCL on CUDA, MPI otherwise) | mpi | nccl
+  double bucket_mb = 25.0;              // gradient all-reduce bucket size in MiB, > 0
+  int timeout_s = 600;                  // a collective that takes longer ends the job, > 0
+  std::string sync_batchnorm = "none";  // none | head | all: BatchNorm statistics over the global batch
+  std::string negatives =
+      "global";  // global: contrast across all ranks (method doc §4) | local: per rank (the reference's DDP)
 };
 
 struct RunConfig {
   std::string out = "runs/default";  // run folder: config, metrics, checkpoints
   int threads = 0;                   // CPU intra-op threads; 0 = all cores
+  std::string device = "auto";       // auto (cuda:<local rank> when CUDA is available) | cpu | cuda | cuda:N
+  std::string precision = "fp32";    // fp32 | bf16 (autocast for the backbone; heads and losses in fp32)
+  bool channels_last = false;        // channels_last parameters and inputs (CUDA convolutions)
+  bool cudnn_benchmark = true;       // cuDNN autotuning (CUDA)
 };
 
 struct Config {

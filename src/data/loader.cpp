@@ -49,9 +49,10 @@ namespace {
 
 Dataset open_raw(const config::DataConfig& cfg, const std::string& split) {
   if (cfg.layout != "cub") {
-    throw UsageError(fmt::format("data.root '{}' has no manifest.json: layout '{}' is read from packed shards "
-                                 "(c2am pack {} -o DIR --layout {} --split {}); only 'cub' is read raw",
-                                 cfg.root, cfg.layout, cfg.root, cfg.layout, split));
+    throw UsageError(
+        fmt::format("data.root '{}' has no manifest.json: layout '{}' is read from packed shards "
+                    "(c2am pack {} -o DIR --layout {} --split {}); only 'cub' is read raw",
+                    cfg.root, cfg.layout, cfg.root, cfg.layout, split));
   }
   const bool want_train = split == "train";
   Dataset d;
@@ -71,16 +72,16 @@ Dataset open_raw(const config::DataConfig& cfg, const std::string& split) {
 Dataset open_packed(const std::string& dir, const std::string& split) {
   const Manifest m = read_manifest(dir);
   if (m.split != split) {
-    throw UsageError(fmt::format("'{}/{}' holds the '{}' split, but the '{}' split is needed", dir, kManifestName,
-                                 m.split, split));
+    throw UsageError(fmt::format("'{}/{}' holds the '{}' split, but the '{}' split is needed", dir,
+                                 kManifestName, m.split, split));
   }
   Dataset d;
   d.description = fmt::format("{} (packed {} {}, {} shards)", dir, m.layout, m.split, m.shards.size());
   for (const ManifestShard& ms : m.shards) {
     auto reader = std::make_shared<const ShardReader>((std::filesystem::path(dir) / ms.file).string());
     if (reader->size() != ms.count) {
-      throw Error(fmt::format("shard '{}' holds {} images but the manifest says {}", reader->path(), reader->size(),
-                              ms.count));
+      throw Error(fmt::format("shard '{}' holds {} images but the manifest says {}", reader->path(),
+                              reader->size(), ms.count));
     }
     const int shard = static_cast<int>(d.shards.size());
     for (std::int64_t i = 0; i < reader->size(); ++i) {
@@ -121,7 +122,8 @@ std::vector<std::uint8_t> Dataset::bytes(const Sample& s) const {
 }
 
 std::string Dataset::where(const Sample& s) const {
-  if (s.shard >= 0) return fmt::format("{}[{}] ({})", shards[static_cast<size_t>(s.shard)]->path(), s.index, s.name);
+  if (s.shard >= 0)
+    return fmt::format("{}[{}] ({})", shards[static_cast<size_t>(s.shard)]->path(), s.index, s.name);
   return s.path;
 }
 
@@ -129,7 +131,8 @@ Image Dataset::mask(const Sample& s) const {
   const std::vector<std::uint8_t> bytes =
       s.shard >= 0 ? shards[static_cast<size_t>(s.shard)]->mask_bytes(s.index) : std::vector<std::uint8_t>{};
   if (bytes.empty()) {
-    throw UsageError(fmt::format("{} has no segmentation mask (pack a VOC split: c2am pack --layout voc)", where(s)));
+    throw UsageError(
+        fmt::format("{} has no segmentation mask (pack a VOC split: c2am pack --layout voc)", where(s)));
   }
   const Image m = decode_png(bytes.data(), bytes.size(), where(s) + " mask");
   if (m.channels != 1) throw Error(fmt::format("{}: the mask is not a 1-channel label map", where(s)));
@@ -151,7 +154,8 @@ MaskSource png_folder_masks(const std::string& dir) {
   };
 }
 
-void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std, float* dst) {
+void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
+                   float* dst) {
   const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
   for (int c = 0; c < 3; ++c) {
     const float scale = static_cast<float>(1.0 / (255.0 * std[c]));
@@ -176,7 +180,8 @@ Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t) {
   const float off = static_cast<float>(centre_offset(t.resize, t.crop));
   const float lim = static_cast<float>(t.crop);
   auto clip = [lim](float v) { return std::min(std::max(v, 0.0f), lim); };
-  return Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off), clip(box.y1 * sy - off)};
+  return Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off),
+             clip(box.y1 * sy - off)};
 }
 
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
@@ -248,8 +253,8 @@ Batch Loader::load(int64_t batch_index) const {
 
   const int crop = transform_.crop;
   Batch batch;
-  batch.images = torch::empty({n, 3, crop, crop},
-                              torch::TensorOptions(torch::kFloat32).pinned_memory(torch::cuda::is_available()));
+  batch.images = torch::empty(
+      {n, 3, crop, crop}, torch::TensorOptions(torch::kFloat32).pinned_memory(torch::cuda::is_available()));
   std::vector<char> ok(static_cast<size_t>(n), 1);
   std::vector<std::string> reasons(static_cast<size_t>(n));
   batch.sample_ids.resize(static_cast<size_t>(n));
@@ -296,8 +301,8 @@ Batch Loader::load(int64_t batch_index) const {
     if (options_.targets != TargetKind::kNone) {
       Image m = options_.masks(dataset_, s);
       if (m.width != stored[0] || m.height != stored[1]) {
-        throw Error(fmt::format("{}: its label map is {}x{} but the image is {}x{}", dataset_.where(s), m.width,
-                                m.height, stored[0], stored[1]));
+        throw Error(fmt::format("{}: its label map is {}x{} but the image is {}x{}", dataset_.where(s),
+                                m.width, m.height, stored[0], stored[1]));
       }
       if (options_.targets == TargetKind::kClassPresence) {
         float* t = batch.targets.data_ptr<float>() + i * options_.num_classes;
@@ -313,7 +318,8 @@ Batch Loader::load(int64_t batch_index) const {
     if (options_.keep_crops) batch.crops[static_cast<size_t>(i)] = std::move(img);
   };
 
-  util::parallel_for(static_cast<size_t>(n), options_.threads, [&](size_t i) { work(static_cast<int64_t>(i)); });
+  util::parallel_for(static_cast<size_t>(n), options_.threads,
+                     [&](size_t i) { work(static_cast<int64_t>(i)); });
   if (std::find(ok.begin(), ok.end(), 0) != ok.end()) {  // skip policy: compact the batch
     std::vector<int64_t> keep;
     Batch kept;
@@ -329,7 +335,8 @@ Batch Loader::load(int64_t batch_index) const {
       if (options_.keep_crops) kept.crops.push_back(std::move(batch.crops[k]));
     }
     kept.images = batch.images.index_select(0, torch::tensor(keep, torch::kLong));
-    if (batch.targets.defined()) kept.targets = batch.targets.index_select(0, torch::tensor(keep, torch::kLong));
+    if (batch.targets.defined())
+      kept.targets = batch.targets.index_select(0, torch::tensor(keep, torch::kLong));
     return kept;
   }
   return batch;

@@ -23,10 +23,10 @@
 namespace c2am::data {
 
 struct Sample {
-  std::string name;        // path relative to the dataset root (reported in errors)
-  std::string path;        // file path (raw layouts); empty for packed samples
-  int shard = -1;          // packed: index into Dataset::shards
-  std::int64_t index = -1; // packed: index within the shard
+  std::string name;         // path relative to the dataset root (reported in errors)
+  std::string path;         // file path (raw layouts); empty for packed samples
+  int shard = -1;           // packed: index into Dataset::shards
+  std::int64_t index = -1;  // packed: index within the shard
   int label = -1;
   std::vector<Box> boxes;  // ground truth in the pixels of the stored image (evaluation splits)
 };
@@ -74,8 +74,9 @@ Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t);
 // What a batch carries besides the images.
 enum class TargetKind {
   kNone,
-  kClassPresence,  // n x num_classes float: 1 where class k + 1 appears in the sample's mask (image-level labels)
-  kMask,           // n x crop x crop uint8: the sample's label map under the image's resize, crop and flip (nearest)
+  kClassPresence,  // n x num_classes float: 1 where class k + 1 appears in the sample's mask (image-level
+                   // labels)
+  kMask,  // n x crop x crop uint8: the sample's label map under the image's resize, crop and flip (nearest)
 };
 
 // A sample's label map (1 channel, at the stored image's size).
@@ -86,12 +87,12 @@ MaskSource packed_masks();
 MaskSource png_folder_masks(const std::string& dir);
 
 struct Batch {
-  torch::Tensor images;              // n x 3 x crop x crop, float32, normalised (pinned with CUDA)
-  torch::Tensor targets;             // see TargetKind; undefined for kNone
-  std::vector<int64_t> sample_ids;   // indices into the sample list
+  torch::Tensor images;             // n x 3 x crop x crop, float32, normalised (pinned with CUDA)
+  torch::Tensor targets;            // see TargetKind; undefined for kNone
+  std::vector<int64_t> sample_ids;  // indices into the sample list
   std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each stored image (before DCT-scaled decoding)
-  std::vector<Image> crops;          // the un-normalised crops, only when keep_crops
-  std::vector<std::string> skipped;  // samples dropped under the skip policy, with the reason
+  std::vector<Image> crops;                        // the un-normalised crops, only when keep_crops
+  std::vector<std::string> skipped;                // samples dropped under the skip policy, with the reason
 };
 
 struct LoaderOptions {
@@ -101,17 +102,18 @@ struct LoaderOptions {
   int threads = 1;
   uint64_t seed = 0;
   bool shuffle = true;
-  bool drop_last = true;   // false: the last batch is short (evaluation)
+  bool drop_last = true;  // false: the last batch is short (evaluation)
   bool keep_crops = false;
-  bool skip_bad = false;   // true: undecodable samples are dropped from their batch and counted
+  bool skip_bad = false;  // true: undecodable samples are dropped from their batch and counted
   TargetKind targets = TargetKind::kNone;
-  int num_classes = 20;    // kClassPresence: labels 1..num_classes
-  MaskSource masks;        // kClassPresence / kMask: where label maps come from (default: packed_masks())
+  int num_classes = 20;  // kClassPresence: labels 1..num_classes
+  MaskSource masks;      // kClassPresence / kMask: where label maps come from (default: packed_masks())
 };
 
 // Normalises an RGB image into `dst` (3 planes of width x height, CHW):
 // (pixel / 255 - mean[c]) / std[c], the loader's own arithmetic.
-void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std, float* dst);
+void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
+                   float* dst);
 
 // The global sample order of an epoch (a pure function of seed and epoch).
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);

@@ -7,8 +7,8 @@
 
 #include "data/shard_io.h"
 #include "util/error.h"
-#include "util/half.h"
 #include "util/fs.h"
+#include "util/half.h"
 
 namespace c2am::data {
 
@@ -19,8 +19,9 @@ using h5::Hid;
 std::string map_path(const std::string& stem) { return "/maps/" + stem; }
 
 Hid maps_group(hid_t file, const std::string& name) {
-  return Hid(C2AM_H5_CHECK(H5Gcreate2(file, "maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), name, "create /maps"),
-             H5Gclose);
+  return Hid(
+      C2AM_H5_CHECK(H5Gcreate2(file, "maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), name, "create /maps"),
+      H5Gclose);
 }
 
 }  // namespace
@@ -50,13 +51,14 @@ void MapChunkWriter::finish() {
       C2AM_H5_CHECK(H5Pset_chunk(dcpl, 2, dims), path_, "set chunking");
       C2AM_H5_CHECK(H5Pset_shuffle(dcpl), path_, "set shuffle");
       C2AM_H5_CHECK(H5Pset_deflate(dcpl, 1), path_, "set deflate");
-      Hid ds(C2AM_H5_CHECK(H5Dcreate2(group, stem.c_str(), half, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), path_,
-                           "create map " + stem),
+      Hid ds(C2AM_H5_CHECK(H5Dcreate2(group, stem.c_str(), half, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                           path_, "create map " + stem),
              H5Dclose);
       // Converted here: HDF5 1.10's float -> float16 conversion mis-rounds (util/half.h).
       std::vector<std::uint16_t> halves(map.values.size());
       std::transform(map.values.begin(), map.values.end(), halves.begin(), util::float_to_half);
-      C2AM_H5_CHECK(H5Dwrite(ds, half, H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), path_, "write map " + stem);
+      C2AM_H5_CHECK(H5Dwrite(ds, half, H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), path_,
+                    "write map " + stem);
     }
     bytes = h5::memory_file_image(file, path_);
   }
@@ -72,8 +74,8 @@ void write_map_index(const std::string& dir, const std::vector<std::pair<std::st
     Hid file = h5::create_memory_file(path);
     Hid group = maps_group(file, path);
     for (const auto& [stem, chunk] : links) {
-      C2AM_H5_CHECK(H5Lcreate_external(chunk.c_str(), map_path(stem).c_str(), group, stem.c_str(), H5P_DEFAULT,
-                                       H5P_DEFAULT),
+      C2AM_H5_CHECK(H5Lcreate_external(chunk.c_str(), map_path(stem).c_str(), group, stem.c_str(),
+                                       H5P_DEFAULT, H5P_DEFAULT),
                     path, "link map " + stem);
     }
     h5::write_attr(file, path, "format", std::string("c2am-maps"));
@@ -106,8 +108,9 @@ std::vector<std::string> MapReader::stems() const {
   H5G_info_t info;
   C2AM_H5_CHECK(H5Gget_info(group, &info), path_, "list /maps");
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t n = C2AM_H5_CHECK(
-        H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT), path_, "name a map");
+    const ssize_t n =
+        C2AM_H5_CHECK(H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
+                      path_, "name a map");
     std::string name(static_cast<size_t>(n) + 1, '\0');
     H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
     name.resize(static_cast<size_t>(n));
@@ -119,7 +122,8 @@ std::vector<std::string> MapReader::stems() const {
 ScoreMap MapReader::read(const std::string& stem) const {
   h5::Lock lock;
   const std::string where = fmt::format("{} (map '{}')", path_, stem);
-  if (H5Lexists(file_, "maps", H5P_DEFAULT) <= 0 || H5Lexists(file_, map_path(stem).c_str(), H5P_DEFAULT) <= 0) {
+  if (H5Lexists(file_, "maps", H5P_DEFAULT) <= 0 ||
+      H5Lexists(file_, map_path(stem).c_str(), H5P_DEFAULT) <= 0) {
     throw Error(fmt::format("{}: no map for image '{}'", path_, stem));
   }
   Hid ds = h5::open_dataset(file_, where, map_path(stem));
@@ -138,7 +142,8 @@ ScoreMap MapReader::read(const std::string& stem) const {
     C2AM_H5_CHECK(H5Dread(ds, half, H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), where, "read map");
     std::transform(halves.begin(), halves.end(), m.values.begin(), util::half_to_float);
   } else {  // float32 / float64 (e.g. written by h5py): HDF5's conversion to float is right
-    C2AM_H5_CHECK(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.values.data()), where, "read map");
+    C2AM_H5_CHECK(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.values.data()), where,
+                  "read map");
   }
   return m;
 }

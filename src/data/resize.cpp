@@ -160,9 +160,13 @@ Image resize_with(const Image& img, int width, int height, const Filter& filter)
 
 }  // namespace
 
-Image resize_bilinear(const Image& img, int width, int height) { return resize_with(img, width, height, kBilinear); }
+Image resize_bilinear(const Image& img, int width, int height) {
+  return resize_with(img, width, height, kBilinear);
+}
 
-Image resize_bicubic(const Image& img, int width, int height) { return resize_with(img, width, height, kBicubic); }
+Image resize_bicubic(const Image& img, int width, int height) {
+  return resize_with(img, width, height, kBicubic);
+}
 
 Image resize_nearest(const Image& img, int width, int height) {
   check_image(img, "resize");

@@ -33,15 +33,23 @@ using Clock = std::chrono::steady_clock;
 
 ncclDataType_t nccl_type(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat: return ncclFloat32;
-    case torch::kDouble: return ncclFloat64;
-    case torch::kHalf: return ncclFloat16;
-    case torch::kBFloat16: return ncclBfloat16;
-    case torch::kLong: return ncclInt64;
-    case torch::kInt: return ncclInt32;
+    case torch::kFloat:
+      return ncclFloat32;
+    case torch::kDouble:
+      return ncclFloat64;
+    case torch::kHalf:
+      return ncclFloat16;
+    case torch::kBFloat16:
+      return ncclBfloat16;
+    case torch::kLong:
+      return ncclInt64;
+    case torch::kInt:
+      return ncclInt32;
     case torch::kByte:
-    case torch::kBool: return ncclUint8;
-    default: throw Error(fmt::format("the NCCL backend does not carry {} tensors", c10::toString(t)));
+    case torch::kBool:
+      return ncclUint8;
+    default:
+      throw Error(fmt::format("the NCCL backend does not carry {} tensors", c10::toString(t)));
   }
 }
 
@@ -62,17 +70,27 @@ class NcclWork : public Work {
   c10::DeviceIndex device_;
 };
 
+// A collective already complete (one staged through host-visible memory).
+class FinishedWork : public Work {
+ public:
+  void wait() override {}
+};
+
 class NcclCommunicator : public Communicator {
  public:
   NcclCommunicator(const Context& ctx, double timeout_s, int device)
-      : rank_(ctx.rank), world_(ctx.world), mpi_(ctx.mpi), device_(static_cast<c10::DeviceIndex>(device)),
+      : rank_(ctx.rank),
+        world_(ctx.world),
+        mpi_(ctx.mpi),
+        device_(static_cast<c10::DeviceIndex>(device)),
         timeout_(std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000))),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_)) {
     c10::cuda::CUDAGuard guard(device_);
     ncclUniqueId id;
     if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     const int rc = mpi_ ? MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, world_comm()) : MPI_SUCCESS;
-    if (rc != MPI_SUCCESS) throw Error(fmt::format("rank {}: broadcast of the NCCL id failed: {}", rank_, mpi_error_text(rc)));
+    if (rc != MPI_SUCCESS)
+      throw Error(fmt::format("rank {}: broadcast of the NCCL id failed: {}", rank_, mpi_error_text(rc)));
     check(ncclCommInitRank(&comm_, world_, id, rank_), "ncclCommInitRank");
     watchdog_ = std::thread([this] { watch(); });
   }
@@ -92,10 +110,17 @@ class NcclCommunicator : public Communicator {
   std::string backend() const override { return "nccl"; }
 
   std::shared_ptr<Work> allreduce_async(torch::Tensor tensor, ReduceOp op) override {
-    TORCH_CHECK(tensor.is_cuda() && tensor.is_contiguous(), "NCCL all-reduce needs a contiguous CUDA tensor");
+    if (!tensor.is_cuda()) {  // small control values (logged losses, counts): staged through the device
+      torch::Tensor staged = tensor.to(torch::Device(torch::kCUDA, device_));
+      allreduce_async(staged, op)->wait();
+      tensor.copy_(staged);  // a device-to-host copy on the current stream: after the collective
+      return std::make_shared<FinishedWork>();
+    }
+    TORCH_CHECK(tensor.is_contiguous(), "NCCL all-reduce needs a contiguous CUDA tensor");
     return launch("all-reduce", tensor, [&](cudaStream_t s) {
       return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                           nccl_type(tensor.scalar_type()), op == ReduceOp::kSum ? ncclSum : ncclMax, comm_, s);
+                           nccl_type(tensor.scalar_type()), op == ReduceOp::kSum ? ncclSum : ncclMax, comm_,
+                           s);
     });
   }
 
@@ -106,8 +131,10 @@ class NcclCommunicator : public Communicator {
     std::vector<int64_t> rows(static_cast<size_t>(world_));
     const int64_t mine = in.size(0);
     rows[0] = mine;
-    const int rc = mpi_ ? MPI_Allgather(&mine, 1, MPI_INT64_T, rows.data(), 1, MPI_INT64_T, world_comm()) : MPI_SUCCESS;
-    if (rc != MPI_SUCCESS) throw Error(fmt::format("rank {}: row-count exchange failed: {}", rank_, mpi_error_text(rc)));
+    const int rc =
+        mpi_ ? MPI_Allgather(&mine, 1, MPI_INT64_T, rows.data(), 1, MPI_INT64_T, world_comm()) : MPI_SUCCESS;
+    if (rc != MPI_SUCCESS)
+      throw Error(fmt::format("rank {}: row-count exchange failed: {}", rank_, mpi_error_text(rc)));
     const int64_t most = *std::max_element(rows.begin(), rows.end());
     if (mine < most) {
       std::vector<int64_t> pad_shape = in.sizes().vec();
@@ -128,7 +155,8 @@ class NcclCommunicator : public Communicator {
     return torch::cat(parts);
   }
 
-  torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor, const std::vector<int64_t>& rows_per_rank) override {
+  torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor,
+                                    const std::vector<int64_t>& rows_per_rank) override {
     // NCCL scatters equal blocks: pad every rank's block to the largest.
     const int64_t most = *std::max_element(rows_per_rank.begin(), rows_per_rank.end());
     torch::Tensor in = tensor.contiguous();
@@ -158,10 +186,16 @@ class NcclCommunicator : public Communicator {
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
+    if (!tensor.is_cuda()) {  // control values (resume counters, polarity): staged through the device
+      torch::Tensor staged = tensor.to(torch::Device(torch::kCUDA, device_));
+      broadcast(staged, root);
+      tensor.copy_(staged);
+      return;
+    }
     torch::Tensor t = tensor.is_contiguous() ? tensor : tensor.contiguous();
     launch("broadcast", t, [&](cudaStream_t s) {
-      return ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t.scalar_type()),
-                           root, comm_, s);
+      return ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<size_t>(t.numel()),
+                           nccl_type(t.scalar_type()), root, comm_, s);
     })->wait();
     if (!t.is_same(tensor)) tensor.copy_(t);
   }
@@ -175,7 +209,8 @@ class NcclCommunicator : public Communicator {
   bool any(bool flag) override {
     int v = flag ? 1 : 0;
     const int rc = mpi_ ? MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, world_comm()) : MPI_SUCCESS;
-    if (rc != MPI_SUCCESS) throw Error(fmt::format("rank {}: control all-reduce failed: {}", rank_, mpi_error_text(rc)));
+    if (rc != MPI_SUCCESS)
+      throw Error(fmt::format("rank {}: control all-reduce failed: {}", rank_, mpi_error_text(rc)));
     return v != 0;
   }
 
@@ -191,7 +226,8 @@ class NcclCommunicator : public Communicator {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!broken_.empty()) {
-        throw Error(fmt::format("rank {}: NCCL {} refused after an earlier failure ({})", rank_, name, broken_));
+        throw Error(
+            fmt::format("rank {}: NCCL {} refused after an earlier failure ({})", rank_, name, broken_));
       }
     }
     c10::cuda::CUDAGuard guard(device_);
@@ -221,9 +257,10 @@ class NcclCommunicator : public Communicator {
           if (it->done->query()) {
             it = pending_.erase(it);
           } else if (Clock::now() - it->start > timeout_) {
-            failure = fmt::format("rank {}: NCCL {} did not finish within {} s (dist.timeout_s): another rank has "
-                                  "died, is stuck, or issued different collectives",
-                                  rank_, it->what, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count());
+            failure = fmt::format(
+                "rank {}: NCCL {} did not finish within {} s (dist.timeout_s): another rank has "
+                "died, is stuck, or issued different collectives",
+                rank_, it->what, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count());
             break;
           } else {
             ++it;
@@ -231,7 +268,8 @@ class NcclCommunicator : public Communicator {
         }
         ncclResult_t async = ncclSuccess;
         if (failure.empty() && ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess) {
-          failure = fmt::format("rank {}: NCCL reported an asynchronous error: {}", rank_, ncclGetErrorString(async));
+          failure = fmt::format("rank {}: NCCL reported an asynchronous error: {}", rank_,
+                                ncclGetErrorString(async));
         }
         if (!failure.empty()) broken_ = failure;
       }

@@ -26,7 +26,7 @@ C2amNetImpl::C2amNetImpl(const ResNetOptions& options) {
 }
 
 C2amOutput C2amNetImpl::forward(const torch::Tensor& images) {
-  const ResNetFeatures f = backbone->forward(images);
+  const ResNetFeatures f = run_backbone(*backbone, images, precision);
   const torch::Tensor z = torch::cat({f.layer4, f.layer3}, /*dim=*/1);
   return ac_head->forward(z);
 }

@@ -6,6 +6,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "model/precision.h"
 #include "model/resnet.h"
 
 namespace c2am::model {
@@ -36,6 +37,7 @@ class C2amNetImpl : public torch::nn::Module {
   // The parameters of the backbone and of the head, as the optimiser groups them.
   ResNet backbone{nullptr};
   Disentangler ac_head{nullptr};
+  Precision precision;  // bf16 / channels_last for the backbone; the head and pooling run in fp32
 };
 TORCH_MODULE(C2amNet);
 

@@ -10,11 +10,13 @@ ClassifierNetImpl::ClassifierNetImpl(const ResNetOptions& options, int num_class
 }
 
 torch::Tensor ClassifierNetImpl::forward(const torch::Tensor& images) {
-  const torch::Tensor f = backbone->forward(images).layer4;
+  const torch::Tensor f = run_backbone(*backbone, images, precision).layer4;
   const torch::Tensor pooled = f.mean({2, 3}, /*keepdim=*/true);
   return classifier(pooled).flatten(1);
 }
 
-torch::Tensor ClassifierNetImpl::cams(const torch::Tensor& images) { return classifier(backbone->forward(images).layer4); }
+torch::Tensor ClassifierNetImpl::cams(const torch::Tensor& images) {
+  return classifier(run_backbone(*backbone, images, precision).layer4);
+}
 
 }  // namespace c2am::model

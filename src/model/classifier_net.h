@@ -7,6 +7,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "model/precision.h"
 #include "model/resnet.h"
 
 namespace c2am::model {
@@ -21,6 +22,7 @@ class ClassifierNetImpl : public torch::nn::Module {
 
   ResNet backbone{nullptr};
   torch::nn::Conv2d classifier{nullptr};
+  Precision precision;  // for the backbone; the classifier and pooling run in fp32
 };
 TORCH_MODULE(ClassifierNet);
 

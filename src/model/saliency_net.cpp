@@ -5,11 +5,10 @@ namespace c2am::model {
 namespace {
 
 torch::Tensor upsample_to(const torch::Tensor& x, const torch::Tensor& like) {
-  return torch::nn::functional::interpolate(
-      x, torch::nn::functional::InterpolateFuncOptions()
-             .size(std::vector<int64_t>{like.size(2), like.size(3)})
-             .mode(torch::kBilinear)
-             .align_corners(false));
+  return torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                   .size(std::vector<int64_t>{like.size(2), like.size(3)})
+                                                   .mode(torch::kBilinear)
+                                                   .align_corners(false));
 }
 
 torch::nn::Conv2d conv(int in, int out, int kernel) {
@@ -47,7 +46,7 @@ SaliencyNetImpl::SaliencyNetImpl(const ResNetOptions& options, int width) {
 }
 
 torch::Tensor SaliencyNetImpl::forward(const torch::Tensor& images) {
-  return upsample_to(decoder(backbone->forward(images)), images);
+  return upsample_to(decoder(run_backbone(*backbone, images, precision)), images);
 }
 
 }  // namespace c2am::model

@@ -8,6 +8,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "model/precision.h"
 #include "model/resnet.h"
 
 namespace c2am::model {
@@ -32,6 +33,7 @@ class SaliencyNetImpl : public torch::nn::Module {
 
   ResNet backbone{nullptr};
   SaliencyDecoder decoder{nullptr};
+  Precision precision;  // for the backbone; the decoder runs in fp32
 };
 TORCH_MODULE(SaliencyNet);
 

@@ -19,7 +19,8 @@ std::string shape_str(const torch::Tensor& t) { return fmt::format("[{}]", fmt::
 
 TensorDict read_tensor_dict(const std::string& path) {
   TensorDict all = read_torch_save(path);
-  for (const std::string nested : {"state_dict.", "model."}) {
+  // MoCo/DetCo checkpoints nest the state_dict; c2am checkpoints keep the network under "model/".
+  for (const std::string nested : {"state_dict.", "model.", "model/"}) {
     TensorDict inner;
     for (const auto& [key, t] : all) {
       if (starts_with(key, nested)) inner[key.substr(nested.size())] = t;

@@ -14,7 +14,8 @@ namespace c2am::model {
 using TensorDict = std::map<std::string, torch::Tensor>;
 
 // Reads a torch.save'd file (zip format; OrderedDicts, MoCo/DetCo checkpoints). A nested dict under 'state_dict' or 'model'
-// (MoCo/DetCo checkpoints) is used when present; non-tensor entries are skipped.
+// (MoCo/DetCo checkpoints), or the 'model/' tensors of a c2am checkpoint, is used when present; non-tensor entries
+// are skipped.
 TensorDict read_tensor_dict(const std::string& path);
 
 // Writes a dict of tensors that Python's torch.load reads (atomic write).

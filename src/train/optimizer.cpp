@@ -30,6 +30,12 @@ Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std
   }
 }
 
+void freeze_batchnorm_affine(torch::nn::Module& net) {
+  for (auto& p : net.named_parameters(/*recurse=*/true)) {
+    if (p.value().dim() == 1) p.value().set_requires_grad(false);
+  }
+}
+
 double Sgd::lr_at(int64_t step, int64_t max_steps) const {
   const double frac = max_steps > 0 ? static_cast<double>(step) / static_cast<double>(max_steps) : 0.0;
   return base_lr_ * std::pow(std::max(0.0, 1.0 - frac), power_);

@@ -28,11 +28,16 @@ struct ParamGroup {
   std::vector<torch::Tensor> momentum;  // undefined until the first step
 };
 
+// The reference freezes BatchNorm's affine parameters (they are in no
+// optimiser group); not computing their gradients changes no other value.
+void freeze_batchnorm_affine(torch::nn::Module& net);
+
 class Sgd {
  public:
   // Builds the groups from a network's named parameters: names starting with
   // `head_prefix` form the head group.
-  Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std::string& head_prefix = "ac_head.");
+  Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg,
+      const std::string& head_prefix = "ac_head.");
 
   // Poly learning rate for `step` of `max_steps` (the base lr times the group's multiplier).
   double lr_at(int64_t step, int64_t max_steps) const;

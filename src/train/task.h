@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "data/loader.h"
 #include "dist/communicator.h"
+#include "model/precision.h"
 
 namespace c2am::train {
 
@@ -28,6 +29,8 @@ class Task {
  public:
   virtual ~Task() = default;
   virtual torch::nn::Module& net() = 0;
+  // bf16 autocast and channels_last for the backbone (run.precision, run.channels_last).
+  virtual void set_precision(const model::Precision& p) = 0;
   // Names of the logged terms ("loss" first), the keys of metrics.jsonl.
   virtual std::vector<std::string> term_names() const = 0;
   // Parameters whose names start with this learn at train.head_lr_mult.

@@ -10,6 +10,7 @@ class C2amTask : public Task {
  public:
   explicit C2amTask(const config::Config& cfg);
   torch::nn::Module& net() override { return *net_; }
+  void set_precision(const model::Precision& p) override { net_->precision = p; }
   std::vector<std::string> term_names() const override;
   std::string head_prefix() const override { return "ac_head."; }
   torch::nn::Module* head() override { return net_->ac_head.ptr().get(); }

@@ -16,6 +16,7 @@ class ClassifierTask : public Task {
       : net_(model::ResNetOptions{cfg.model.arch, cfg.model.strides}, cfg.model.num_classes),
         num_classes_(cfg.model.num_classes) {}
   torch::nn::Module& net() override { return *net_; }
+  void set_precision(const model::Precision& p) override { net_->precision = p; }
   std::vector<std::string> term_names() const override { return {"loss"}; }
   std::string head_prefix() const override { return "classifier."; }
   torch::nn::Module* head() override { return nullptr; }

@@ -15,13 +15,15 @@ class SaliencyTask : public Task {
   explicit SaliencyTask(const config::Config& cfg)
       : net_(model::ResNetOptions{cfg.model.arch, cfg.model.strides}), cues_(cfg.data.cues) {}
   torch::nn::Module& net() override { return *net_; }
+  void set_precision(const model::Precision& p) override { net_->precision = p; }
   std::vector<std::string> term_names() const override { return {"loss"}; }
   std::string head_prefix() const override { return "decoder."; }
   torch::nn::Module* head() override { return net_->decoder.ptr().get(); }
   void configure_loader(data::LoaderOptions& o) const override {
     if (cues_.empty()) {
-      throw UsageError("model.kind = \"saliency\" trains on background cues: set data.cues (or --cues DIR) to the "
-                       "folder c2am bg-cues wrote");
+      throw UsageError(
+          "model.kind = \"saliency\" trains on background cues: set data.cues (or --cues DIR) to the "
+          "folder c2am bg-cues wrote");
     }
     o.targets = data::TargetKind::kMask;
     o.masks = data::png_folder_masks(cues_);
@@ -43,6 +45,8 @@ class SaliencyTask : public Task {
 
 }  // namespace
 
-std::unique_ptr<Task> make_saliency_task(const config::Config& cfg) { return std::make_unique<SaliencyTask>(cfg); }
+std::unique_ptr<Task> make_saliency_task(const config::Config& cfg) {
+  return std::make_unique<SaliencyTask>(cfg);
+}
 
 }  // namespace c2am::train

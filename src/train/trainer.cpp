@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 #include "data/loader.h"
@@ -13,8 +13,11 @@
 #include "dist/grad_sync.h"
 #include "dist/preempt.h"
 #include "model/c2am_net.h"
+#include "model/precision.h"
 #include "train/checkpoint.h"
+#include "train/device_feed.h"
 #include "train/optimizer.h"
+#include "train/step.h"
 #include "train/task_c2am.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -31,47 +34,43 @@ std::string format_eta(double seconds) {
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
 }
 
-// The reference freezes BatchNorm's affine parameters (they are in no
-// optimiser group); not computing their gradients changes no other value.
-void freeze_batchnorm_affine(torch::nn::Module& net) {
-  for (auto& p : net.named_parameters(/*recurse=*/true)) {
-    if (p.value().dim() == 1) p.value().set_requires_grad(false);
-  }
-}
-
-void restore(const Checkpoint& ckpt, const config::Config& cfg, const std::string& path, torch::nn::Module& net,
-             Sgd& sgd) {
+void restore(const Checkpoint& ckpt, const config::Config& cfg, const std::string& path,
+             torch::nn::Module& net, Sgd& sgd) {
   const config::Config saved = config::load_from_string(ckpt.config_toml, path + " (saved config)");
   if (saved.model.kind != cfg.model.kind) {
-    throw UsageError(fmt::format("cannot resume from '{}': it trained model.kind = {} but the config says {}", path,
-                                 saved.model.kind, cfg.model.kind));
+    throw UsageError(fmt::format("cannot resume from '{}': it trained model.kind = {} but the config says {}",
+                                 path, saved.model.kind, cfg.model.kind));
   }
   if (ckpt.arch != cfg.model.arch) {
-    throw UsageError(fmt::format("cannot resume from '{}': it was trained with model.arch = {} but the config "
-                                 "says {}",
-                                 path, ckpt.arch, cfg.model.arch));
+    throw UsageError(
+        fmt::format("cannot resume from '{}': it was trained with model.arch = {} but the config "
+                    "says {}",
+                    path, ckpt.arch, cfg.model.arch));
   }
   if (saved.model.strides != cfg.model.strides || saved.train.batch_size != cfg.train.batch_size ||
       saved.train.seed != cfg.train.seed || saved.data.train_crop != cfg.data.train_crop) {
-    throw UsageError(fmt::format("cannot resume from '{}': model.strides, train.batch_size, train.seed and "
-                                 "data.train_crop must match the checkpoint's config",
-                                 path));
+    throw UsageError(
+        fmt::format("cannot resume from '{}': model.strides, train.batch_size, train.seed and "
+                    "data.train_crop must match the checkpoint's config",
+                    path));
   }
   const model::ImportReport rep = model::import_weights(net, ckpt.model, path);
   if (!rep.missing.empty() || !rep.unexpected.empty()) {
-    throw Error(fmt::format("checkpoint '{}' does not match the network: {} missing, {} unexpected tensors", path,
-                            rep.missing.size(), rep.unexpected.size()));
+    throw Error(fmt::format("checkpoint '{}' does not match the network: {} missing, {} unexpected tensors",
+                            path, rep.missing.size(), rep.unexpected.size()));
   }
   for (ParamGroup& g : sgd.groups()) {
     for (size_t i = 0; i < g.names.size(); ++i) {
       const auto it = ckpt.momentum.find(g.names[i]);
-      if (it != ckpt.momentum.end()) g.momentum[i] = it->second.clone();
+      if (it != ckpt.momentum.end()) {
+        g.momentum[i] = it->second.to(g.params[i].options(), /*non_blocking=*/false, /*copy=*/true);
+      }
     }
   }
 }
 
-Checkpoint snapshot(const config::Config& cfg, const torch::nn::Module& net, const Sgd& sgd, const Progress& progress,
-                    int polarity) {
+Checkpoint snapshot(const config::Config& cfg, const torch::nn::Module& net, const Sgd& sgd,
+                    const Progress& progress, int polarity) {
   Checkpoint c;
   c.arch = cfg.model.arch;
   c.config_toml = config::to_toml(cfg);
@@ -124,7 +123,8 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
                   const util::Logger& log, const EpochEvalHook& eval_hook) {
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
-  std::unique_ptr<dist::Communicator> comm = dist::make_communicator(ctx, cfg.dist, torch::Device(torch::kCPU));
+  const torch::Device device = model::resolve_device(cfg.run.device, ctx.local_rank);
+  std::unique_ptr<dist::Communicator> comm = dist::make_communicator(ctx, cfg.dist, device);
   const int world = comm->world();
   const int rank = comm->rank();
   if (cfg.train.batch_size % world != 0) {
@@ -140,20 +140,25 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
 
   torch::manual_seed(cfg.train.seed);
   const std::unique_ptr<Task> task = make_task(cfg);
+  task->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
   torch::nn::Module& net = task->net();
   auto* c2am_task = dynamic_cast<C2amTask*>(task.get());
   if (eval_hook && cfg.eval.every_epochs > 0 && c2am_task == nullptr) {
-    throw UsageError(fmt::format("eval.every_epochs = {}: periodic WSOL evaluation needs model.kind = \"c2am\", not "
-                                 "\"{}\"",
-                                 cfg.eval.every_epochs, cfg.model.kind));
+    throw UsageError(
+        fmt::format("eval.every_epochs = {}: periodic WSOL evaluation needs model.kind = \"c2am\", not "
+                    "\"{}\"",
+                    cfg.eval.every_epochs, cfg.model.kind));
   }
   if (!cfg.model.pretrained.empty() && rank == 0) {  // other ranks get the weights by broadcast
     const model::ImportReport rep =
         model::import_weights(net, model::read_tensor_dict(cfg.model.pretrained), cfg.model.pretrained);
-    log.info("pretrained '{}': {} tensors loaded, {} missing, {} unexpected, {} ignored", cfg.model.pretrained,
-             rep.loaded.size(), rep.missing.size(), rep.unexpected.size(), rep.ignored.size());
+    log.info("pretrained '{}': {} tensors loaded, {} missing, {} unexpected, {} ignored",
+             cfg.model.pretrained, rep.loaded.size(), rep.missing.size(), rep.unexpected.size(),
+             rep.ignored.size());
     for (const auto& k : rep.unexpected) log.warn("pretrained key not used: {}", k);
   }
+  model::place(net, device, cfg.run.channels_last);
+  if (device.is_cuda()) model::set_cudnn_benchmark(cfg.run.cudnn_benchmark);
   freeze_batchnorm_affine(net);
   if (world > 1 && cfg.dist.sync_batchnorm != "none") {
     torch::nn::Module* scope = cfg.dist.sync_batchnorm == "head" ? task->head() : &net;
@@ -202,8 +207,8 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
     progress = Progress{v[1], v[2], v[3], v[4], as_unsigned(v[5])};
     polarity = static_cast<int>(v[6]);
     if (v[0]) {
-      log.info("resumed from {} at step {} (epoch {}, batch {})", resume_from, progress.step, progress.epoch + 1,
-               progress.step_in_epoch);
+      log.info("resumed from {} at step {} (epoch {}, batch {})", resume_from, progress.step,
+               progress.epoch + 1, progress.step_in_epoch);
     }
   }
   dist::broadcast_module(*comm, net);  // every rank starts from rank 0's parameters and buffers
@@ -218,21 +223,26 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
     grad_sync = std::make_unique<dist::GradSync>(*comm, net.named_parameters(/*recurse=*/true).pairs(),
                                                  cfg.dist.bucket_mb, rank_share);
   }
-  const int64_t stop_at =
-      cfg.train.max_steps > 0 ? std::min<int64_t>(cfg.train.max_steps, progress.max_steps) : progress.max_steps;
+  const int64_t stop_at = cfg.train.max_steps > 0 ? std::min<int64_t>(cfg.train.max_steps, progress.max_steps)
+                                                  : progress.max_steps;
 
   util::Logger& mlog = const_cast<util::Logger&>(log);
   mlog.open_metrics(run_dir + "/metrics.jsonl");
   log.info("data: {}", loader.dataset().description);
   if (world > 1) {
-    log.info("world: {} ranks ({} backend, started by {}), local batch {}, {} negatives, {} gradient buckets of <= {} "
-             "MiB",
-             world, comm->backend(), ctx.launcher, lopt.batch_per_rank, cfg.dist.negatives, grad_sync->num_buckets(),
-             cfg.dist.bucket_mb);
+    log.info(
+        "world: {} ranks ({} backend, started by {}), local batch {}, {} negatives, {} gradient buckets of "
+        "<= {} "
+        "MiB",
+        world, comm->backend(), ctx.launcher, lopt.batch_per_rank, cfg.dist.negatives,
+        grad_sync->num_buckets(), cfg.dist.bucket_mb);
   }
-  log.info("training {} {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank",
-           cfg.model.kind, cfg.model.arch, loader.samples().size(), cfg.train.epochs, steps_per_epoch, cfg.train.batch_size, world,
-           world == 1 ? "" : "s", threads);
+  log.info(
+      "training {} {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank, "
+      "device {}, {}{}",
+      cfg.model.kind, cfg.model.arch, loader.samples().size(), cfg.train.epochs, steps_per_epoch,
+      cfg.train.batch_size, world, world == 1 ? "" : "s", threads, device.str(), cfg.run.precision,
+      cfg.run.channels_last ? ", channels_last" : "");
 
   TrainResult result;
   result.world = world;
@@ -258,23 +268,22 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
   };
 
   dist::install_preemption_handlers();
+  TrainStep train_step(*task, sgd, *comm, grad_sync.get());
+  DeviceFeed feed(device);  // the next batch is copied to the device while this one trains
   bool preempted = false;
   while (!preempted && progress.step < stop_at && progress.epoch < cfg.train.epochs) {
     loader.start_epoch(progress.epoch, progress.step_in_epoch);
+    feed.clear();
+    if (std::optional<data::Batch> first = loader.next()) feed.stage(std::move(*first));
     torch::Tensor last_map;
     while (progress.step < stop_at) {
-      std::optional<data::Batch> batch = loader.next();
+      std::optional<data::Batch> batch = feed.take();
       if (!batch) break;
+      if (std::optional<data::Batch> next = loader.next()) feed.stage(std::move(*next));
       for (const std::string& why : batch->skipped) log.warn("skipped sample: {}", why);
 
-      const StepLoss loss = task->loss(*batch, *comm);
-
-      sgd.zero_grad();
-      if (grad_sync) grad_sync->begin_step();
-      loss.total.backward();
-      if (grad_sync) grad_sync->finish();
       const double lr = sgd.lr_at(progress.step, progress.max_steps);
-      sgd.step(progress.step, progress.max_steps);
+      const StepLoss loss = train_step.run(*batch, progress.step, progress.max_steps);
       ++progress.step;
       ++progress.step_in_epoch;
       if (loss.map.defined()) last_map = loss.map.detach();
@@ -298,7 +307,8 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
         const double dt = std::chrono::duration<double>(Clock::now() - t_window).count();
         const double ips_rank = static_cast<double>(images_window) / std::max(dt, 1e-9);
         const double ips = ips_rank * world;
-        const double eta = static_cast<double>(stop_at - progress.step) * cfg.train.batch_size / std::max(ips, 1e-9);
+        const double eta =
+            static_cast<double>(stop_at - progress.step) * cfg.train.batch_size / std::max(ips, 1e-9);
         const std::string rate = world == 1 ? fmt::format("{:.1f} img/s", ips)
                                             : fmt::format("{:.1f} img/s ({:.1f} per rank)", ips, ips_rank);
         log.progress(fmt::format("epoch {}/{} step {}/{} | {} | lr {:.3g} | {} | ETA {}", progress.epoch + 1,
@@ -321,22 +331,25 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
     const bool epoch_done = progress.step_in_epoch >= steps_per_epoch;
     if (epoch_done && progress.epoch == 0 && polarity < 0 && last_map.defined()) {
       decide_polarity(last_map);
-      log.info("polarity after the first epoch: {}", polarity ? "negative (1 - P is the foreground)" : "positive");
+      log.info("polarity after the first epoch: {}",
+               polarity ? "negative (1 - P is the foreground)" : "positive");
     }
     if (epoch_done) {
       ++progress.epoch;
       progress.step_in_epoch = 0;
     }
-    if (!epoch_done && !preempted && progress.step < stop_at) break;  // loader ran dry: cannot happen with drop_last
+    if (!epoch_done && !preempted && progress.step < stop_at)
+      break;  // loader ran dry: cannot happen with drop_last
     if (polarity < 0 && progress.step >= stop_at && last_map.defined()) {
       decide_polarity(last_map);  // stopped before the first epoch ended
     }
     log.end_progress();
     if (preempted) {
       const int sig = dist::preemption_signal();
-      log.info("preemption requested ({}): checkpointing at step {} and exiting with status {}",
-               sig == 0 ? std::string("signal on another rank") : fmt::format("signal {} on rank {}", sig, rank),
-               progress.step, kExitPreempted);
+      log.info(
+          "preemption requested ({}): checkpointing at step {} and exiting with status {}",
+          sig == 0 ? std::string("signal on another rank") : fmt::format("signal {} on rank {}", sig, rank),
+          progress.step, kExitPreempted);
       save("preemption");
       break;
     }
@@ -356,7 +369,9 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
   result.images_per_second = result.images_per_second_per_rank * world;
   log.info("trained {} steps in {:.1f} s ({:.1f} img/s{}); last checkpoint {}", progress.step, seconds,
            result.images_per_second,
-           world == 1 ? std::string() : fmt::format(", {:.1f} per rank on {} ranks", result.images_per_second_per_rank, world),
+           world == 1
+               ? std::string()
+               : fmt::format(", {:.1f} per rank on {} ranks", result.images_per_second_per_rank, world),
            result.checkpoint);
   comm->barrier();  // rank 0's checkpoint is on disk before any rank reports success
   return result;

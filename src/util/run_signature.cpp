@@ -20,7 +20,8 @@ void claim_parts_dir(const std::string& parts_dir, const std::string& run_json, 
   make_dirs(parts_dir);
   const std::string run_file = parts_dir + "/run.json";
   if (fs::exists(run_file)) {
-    const nlohmann::json before = nlohmann::json::parse(read_file(run_file), nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json before =
+        nlohmann::json::parse(read_file(run_file), nullptr, /*allow_exceptions=*/false);
     if (before != run) {
       throw UsageError(fmt::format(
           "'{}' holds parts computed with other settings ({} now: {}); rerun with --force to start over, "

@@ -1,7 +1,11 @@
 #include "util/threads.h"
 
+#include <fmt/format.h>
+
 #include <exception>
 #include <vector>
+
+#include "util/error.h"
 
 namespace c2am::util {
 
@@ -33,8 +37,16 @@ void run_threads(int threads, const std::function<void(int)>& body) {
   }
 }
 
+void parallel_ranges(std::size_t n, int threads, const std::function<void(std::size_t, std::size_t)>& fn) {
+  if (threads < 1) throw UsageError(fmt::format("parallel_ranges: threads must be >= 1, got {}", threads));
+  const int used =
+      static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), std::max<std::size_t>(n, 1)));
+  run_threads(used, [&](int t) { fn(slice_begin(n, t, used), slice_begin(n, t + 1, used)); });
+}
+
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body) {
-  const int t = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n)));
+  const int t = static_cast<int>(
+      std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n)));
   run_threads(t, [&](int k) {
     for (std::size_t i = static_cast<std::size_t>(k); i < n; i += static_cast<std::size_t>(t)) body(i);
   });

@@ -23,6 +23,18 @@ inline int resolve_threads(int configured) {
 // the first exception (by thread index) after all have finished.
 void run_threads(int threads, const std::function<void(int)>& body);
 
+// The first index of slice t of [0, n) cut into `threads` contiguous slices.
+inline std::size_t slice_begin(std::size_t n, int t, int threads) {
+  return n * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
+}
+
+// Calls fn(begin, end) on min(threads, n) contiguous, disjoint slices of
+// [0, n) covering it, the first on the calling thread; returns when all are
+// done (rethrowing the first exception by slice). The slices depend on n and
+// threads only. Ranges, not indices, so per-pixel loops pay no call per pixel.
+// threads < 1 is a UsageError.
+void parallel_ranges(std::size_t n, int threads, const std::function<void(std::size_t, std::size_t)>& fn);
+
 // body(i) for i in [0, n) on min(threads, n) threads, thread t taking
 // i = t, t + threads, ... (a fixed assignment); errors as run_threads.
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body);

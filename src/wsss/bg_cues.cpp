@@ -57,14 +57,16 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, dist::Co
     throw UsageError(fmt::format("--maps '{}' is not a folder written by c2am infer-maps", o.maps_dir));
   }
   const CrfParams params = crf_params(cfg.wsss, 1);
-  nlohmann::json run = {{"command", "bg-cues"},
-                        {"maps", result.maps_source},
-                        {"split", o.split},
-                        {"threshold", cfg.wsss.cue_threshold},
-                        {"crf", {{"iterations", params.iterations},
-                                 {"gt_prob", params.gt_prob},
-                                 {"gauss", {params.gauss_sxy, params.gauss_compat}},
-                                 {"bilateral", {params.bilateral_sxy, params.bilateral_srgb, params.bilateral_compat}}}}};
+  nlohmann::json run = {
+      {"command", "bg-cues"},
+      {"maps", result.maps_source},
+      {"split", o.split},
+      {"threshold", cfg.wsss.cue_threshold},
+      {"crf",
+       {{"iterations", params.iterations},
+        {"gt_prob", params.gt_prob},
+        {"gauss", {params.gauss_sxy, params.gauss_compat}},
+        {"bilateral", {params.bilateral_sxy, params.bilateral_srgb, params.bilateral_compat}}}}};
   ImageJobOptions job;
   job.command = "bg-cues";
   job.out_dir = o.out_dir;
@@ -88,14 +90,15 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, dist::Co
       if (png.channels != 1) throw Error(fmt::format("{}/{}.png is not a grey map", o.maps_dir, im.stem));
     }
     if (map.width != w || map.height != h) {
-      throw Error(fmt::format("the map of '{}' is {}x{} but the image {} is {}x{}", im.stem, map.width, map.height,
-                              dataset.where(*im.sample), w, h));
+      throw Error(fmt::format("the map of '{}' is {}x{} but the image {} is {}x{}", im.stem, map.width,
+                              map.height, dataset.where(*im.sample), w, h));
     }
     const size_t n = static_cast<size_t>(w) * static_cast<size_t>(h);
     std::vector<std::uint8_t> labels = threshold_labels(map.values.data(), n, cfg.wsss.cue_threshold);
     std::int64_t before = 0;
     for (std::uint8_t v : labels) before += v;
-    if (params.iterations > 0) labels = crf_refine_labels(im.rgb.pixels.data(), w, h, labels.data(), 2, params);
+    if (params.iterations > 0)
+      labels = crf_refine_labels(im.rgb.pixels.data(), w, h, labels.data(), 2, params);
     data::Image cue(w, h, 1);
     std::int64_t after = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -107,9 +110,10 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, dist::Co
     fg_after += after;
     pixels += static_cast<std::int64_t>(n);
   };
-  const ImageJobResult r = run_image_job(dataset, job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
-    util::parallel_for(images.size(), threads, [&](size_t i) { one(images[i]); });
-  });
+  const ImageJobResult r =
+      run_image_job(dataset, job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
+        util::parallel_for(images.size(), threads, [&](size_t i) { one(images[i]); });
+      });
   result.total = r.total;
   result.resumed = r.resumed;
   result.processed = r.processed;

@@ -39,7 +39,7 @@ void check_image(const std::uint8_t* rgb, int width, int height, const char* whe
 void exact_gaussian_filter(const std::vector<float>& features, std::size_t n, std::size_t d, const float* in,
                            float* out, std::size_t c, int threads) {
   std::vector<float> result(n * c);
-  parallel_for(n, threads, [&](std::size_t begin, std::size_t end) {
+  parallel_ranges(n, threads, [&](std::size_t begin, std::size_t end) {
     std::vector<double> acc(c);
     for (std::size_t i = begin; i < end; ++i) {
       std::fill(acc.begin(), acc.end(), 0.0);
@@ -195,11 +195,11 @@ std::vector<float> DenseCrf2d::inference(const std::vector<float>& unary, int n_
   // softmax. The operations and their order are densecrf's.
   std::vector<float> q(labels * n);
   std::vector<std::vector<float>> message(kernels_.size(), std::vector<float>(labels * n));
-  parallel_for(n, threads, [&](std::size_t begin, std::size_t end) {
+  parallel_ranges(n, threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) softmax_row(&neg_unary[i * labels], &q[i * labels], labels);
   });
   for (int it = 0; it < params_.iterations; ++it) {
-    parallel_for(n, threads, [&](std::size_t begin, std::size_t end) {
+    parallel_ranges(n, threads, [&](std::size_t begin, std::size_t end) {
       for (std::size_t k = 0; k < kernels_.size(); ++k) {
         const std::vector<float>& norm = kernels_[k]->norm;
         for (std::size_t i = begin; i < end; ++i)
@@ -208,7 +208,7 @@ std::vector<float> DenseCrf2d::inference(const std::vector<float>& unary, int n_
     });
     for (std::size_t k = 0; k < kernels_.size(); ++k)
       kernels_[k]->filter(message[k].data(), message[k].data(), labels);
-    parallel_for(n, threads, [&](std::size_t begin, std::size_t end) {
+    parallel_ranges(n, threads, [&](std::size_t begin, std::size_t end) {
       std::vector<float> energy(labels);
       for (std::size_t i = begin; i < end; ++i) {
         for (std::size_t l = 0; l < labels; ++l) {

@@ -28,8 +28,8 @@ std::string done_marker(const std::string& out_dir, std::int64_t chunk) {
 }
 
 // The images of chunk `chunk`, decoded on `threads` threads when asked.
-std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std::string>& stems, std::int64_t chunk,
-                                 std::int64_t chunk_size, bool decode, int threads) {
+std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std::string>& stems,
+                                 std::int64_t chunk, std::int64_t chunk_size, bool decode, int threads) {
   const auto n = static_cast<std::int64_t>(ds.samples.size());
   const std::int64_t begin = chunk * chunk_size, end = std::min(n, begin + chunk_size);
   std::vector<JobImage> images(static_cast<size_t>(end - begin));
@@ -98,7 +98,8 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
   for (size_t i = static_cast<size_t>(comm.rank()); i < todo.size(); i += static_cast<size_t>(comm.world())) {
     mine.push_back(todo[i]);
   }
-  if (r.resumed > 0) log.info("{}: {} of {} images already done in {}; resuming", o.command, r.resumed, r.total, o.out_dir);
+  if (r.resumed > 0)
+    log.info("{}: {} of {} images already done in {}; resuming", o.command, r.resumed, r.total, o.out_dir);
   log.info("{}: {} images in {} chunks to do on {} rank{}", o.command, r.total - r.resumed, todo.size(),
            comm.world(), comm.world() == 1 ? "" : "s");
 
@@ -106,9 +107,8 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
   for (std::int64_t c : mine) mine_images += std::min(o.chunk_size, r.total - c * o.chunk_size);
   auto last_report = Clock::now();
   auto fetch = [&](size_t k) {
-    return std::async(std::launch::async, [&, k] {
-      return load_chunk(ds, stems, mine[k], o.chunk_size, o.decode, o.threads);
-    });
+    return std::async(std::launch::async,
+                      [&, k] { return load_chunk(ds, stems, mine[k], o.chunk_size, o.decode, o.threads); });
   };
   std::future<std::vector<JobImage>> next;
   if (!mine.empty()) next = fetch(0);
@@ -121,9 +121,10 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     if (std::chrono::duration<double>(Clock::now() - last_report).count() > 2.0 || k + 1 == mine.size()) {
       const double rate = static_cast<double>(done_here) / std::max(dt, 1e-9);
-      log.progress(fmt::format("{}: {}/{} images on this rank | {:.1f} images/s per rank | ETA {}", o.command,
-                               done_here, mine_images, rate,
-                               format_eta(static_cast<double>(mine_images - done_here) / std::max(rate, 1e-9))));
+      log.progress(
+          fmt::format("{}: {}/{} images on this rank | {:.1f} images/s per rank | ETA {}", o.command,
+                      done_here, mine_images, rate,
+                      format_eta(static_cast<double>(mine_images - done_here) / std::max(rate, 1e-9))));
       last_report = Clock::now();
     }
   }

@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "data/map_store.h"
 #include "data/png.h"
+#include "model/precision.h"
 #include "train/task.h"
 #include "util/error.h"
 #include "util/threads.h"
@@ -37,20 +38,24 @@ Inference prepare(const config::Config& cfg, const InferOptions& o, const std::s
   Inference in{train::load_trained(o.checkpoint, kind), data::open_split(cfg.data, o.split), {}, {}};
   const config::Config& trained_cfg = in.trained.cfg;
   in.ms.scales = o.scales.empty() ? cfg.wsss.scales : o.scales;
+  in.ms.device = model::resolve_device(cfg.run.device, o.local_rank);
+  in.trained.task->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
+  model::place(in.trained.task->net(), in.ms.device, cfg.run.channels_last);
   in.ms.mean = cfg.data.mean;
   in.ms.std = cfg.data.std;
   in.ms.stride = 4;  // layer1
   for (int s : trained_cfg.model.strides) in.ms.stride *= s;
   if (kind == "c2am") {
     if (in.trained.polarity < 0) {
-      log.warn("{}: polarity unknown (training stopped before the first epoch ended); using P as the foreground",
-               in.trained.path);
+      log.warn(
+          "{}: polarity unknown (training stopped before the first epoch ended); using P as the foreground",
+          in.trained.path);
     }
     in.ms.negate = in.trained.polarity == 1;
   }
-  log.info("{}: {} ({} {}, polarity {}) on {} ({} images), scales {}", command, in.trained.path, kind,
-           trained_cfg.model.arch, in.trained.polarity, in.dataset.description, in.dataset.samples.size(),
-           fmt::join(in.ms.scales, ", "));
+  log.info("{}: {} ({} {}, polarity {}) on {} ({} images), scales {}, device {}", command, in.trained.path,
+           kind, trained_cfg.model.arch, in.trained.polarity, in.dataset.description,
+           in.dataset.samples.size(), fmt::join(in.ms.scales, ", "), in.ms.device.str());
   nlohmann::json run = {{"command", command},
                         {"checkpoint", fs::absolute(in.trained.path).lexically_normal().string()},
                         {"split", o.split},
@@ -61,7 +66,8 @@ Inference prepare(const config::Config& cfg, const InferOptions& o, const std::s
   in.job.out_dir = o.out_dir;
   in.job.run_json = run.dump();
   in.job.force = o.force;
-  in.job.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : util::resolve_threads(cfg.run.threads);
+  in.job.threads =
+      cfg.data.loader_threads > 0 ? cfg.data.loader_threads : util::resolve_threads(cfg.run.threads);
   return in;
 }
 
@@ -95,23 +101,27 @@ InferResult infer_maps(const config::Config& cfg, const InferOptions& o, dist::C
   if (!o.png && !o.h5) throw UsageError("infer-maps: choose at least one output format (PNG or HDF5)");
   Inference in = prepare(cfg, o, "infer-maps", "c2am", log);
   const MapFn fn = map_fn(*in.trained.task);
-  const ImageJobResult r = run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t chunk, std::vector<JobImage>& images) {
-    data::MapChunkWriter writer(chunk_file(o.out_dir, "maps", chunk, "h5"));
-    for (JobImage& im : images) {
-      const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
-      const float* v = m.data_ptr<float>();
-      const size_t n = static_cast<size_t>(im.rgb.width) * static_cast<size_t>(im.rgb.height);
-      if (o.png) write_grey_png(o.out_dir + "/" + im.stem + ".png", im.rgb.width, im.rgb.height, to_8bit(v, n));
-      if (o.h5) writer.add(im.stem, data::ScoreMap{im.rgb.width, im.rgb.height, std::vector<float>(v, v + n)});
-    }
-    if (o.h5) writer.finish();
-  });
+  const ImageJobResult r =
+      run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t chunk, std::vector<JobImage>& images) {
+        data::MapChunkWriter writer(chunk_file(o.out_dir, "maps", chunk, "h5"));
+        for (JobImage& im : images) {
+          const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
+          const float* v = m.data_ptr<float>();
+          const size_t n = static_cast<size_t>(im.rgb.width) * static_cast<size_t>(im.rgb.height);
+          if (o.png)
+            write_grey_png(o.out_dir + "/" + im.stem + ".png", im.rgb.width, im.rgb.height, to_8bit(v, n));
+          if (o.h5)
+            writer.add(im.stem, data::ScoreMap{im.rgb.width, im.rgb.height, std::vector<float>(v, v + n)});
+        }
+        if (o.h5) writer.finish();
+      });
   if (o.h5 && comm.rank() == 0) {
     std::vector<std::pair<std::string, std::string>> links;
     const std::vector<std::string> stems = unique_stems(in.dataset);
     for (size_t i = 0; i < stems.size(); ++i) {
       const std::int64_t chunk = static_cast<std::int64_t>(i) / in.job.chunk_size;
-      links.emplace_back(stems[i], fs::relative(chunk_file(o.out_dir, "maps", chunk, "h5"), o.out_dir).string());
+      links.emplace_back(stems[i],
+                         fs::relative(chunk_file(o.out_dir, "maps", chunk, "h5"), o.out_dir).string());
     }
     data::write_map_index(o.out_dir, links);
   }
@@ -123,29 +133,31 @@ InferResult infer_cams(const config::Config& cfg, const InferOptions& o, dist::C
   Inference in = prepare(cfg, o, "infer-cams", "classifier", log);
   const MapFn fn = map_fn(*in.trained.task);
   const int num_classes = in.trained.cfg.model.num_classes;
-  const ImageJobResult r = run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
-    for (JobImage& im : images) {
-      // The image-level labels: the classes of its mask (the CAMs WSSS refines are those of the present classes).
-      const data::Image mask = in.dataset.mask(*im.sample);
-      std::vector<bool> present(static_cast<size_t>(num_classes) + 1, false);
-      for (std::uint8_t v : mask.pixels) {
-        if (v >= 1 && v <= num_classes) present[v] = true;
-      }
-      data::ClassCams cams;
-      cams.width = im.rgb.width;
-      cams.height = im.rgb.height;
-      cams.image = im.sample->name;
-      const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);  // num_classes x H x W
-      const size_t plane = static_cast<size_t>(cams.width) * static_cast<size_t>(cams.height);
-      for (int k = 1; k <= num_classes; ++k) {
-        if (!present[static_cast<size_t>(k)]) continue;
-        cams.keys.push_back(k);
-        const float* v = m[k - 1].data_ptr<float>();
-        cams.values.insert(cams.values.end(), v, v + plane);
-      }
-      data::write_class_cams(data::class_cams_path(o.out_dir, im.stem), cams);
-    }
-  });
+  const ImageJobResult r =
+      run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
+        for (JobImage& im : images) {
+          // The image-level labels: the classes of its mask (the CAMs WSSS refines are those of the present
+          // classes).
+          const data::Image mask = in.dataset.mask(*im.sample);
+          std::vector<bool> present(static_cast<size_t>(num_classes) + 1, false);
+          for (std::uint8_t v : mask.pixels) {
+            if (v >= 1 && v <= num_classes) present[v] = true;
+          }
+          data::ClassCams cams;
+          cams.width = im.rgb.width;
+          cams.height = im.rgb.height;
+          cams.image = im.sample->name;
+          const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);  // num_classes x H x W
+          const size_t plane = static_cast<size_t>(cams.width) * static_cast<size_t>(cams.height);
+          for (int k = 1; k <= num_classes; ++k) {
+            if (!present[static_cast<size_t>(k)]) continue;
+            cams.keys.push_back(k);
+            const float* v = m[k - 1].data_ptr<float>();
+            cams.values.insert(cams.values.end(), v, v + plane);
+          }
+          data::write_class_cams(data::class_cams_path(o.out_dir, im.stem), cams);
+        }
+      });
   return finish(in, r);
 }
 
@@ -158,13 +170,15 @@ InferResult predict_saliency(const config::Config& cfg, const InferOptions& opti
   in.ms.normalise = Normalise::kMean;
   in.ms.stride = 1;  // the network predicts at the input's resolution
   const MapFn fn = map_fn(*in.trained.task);
-  const ImageJobResult r = run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
-    for (JobImage& im : images) {
-      const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
-      const size_t n = static_cast<size_t>(im.rgb.width) * static_cast<size_t>(im.rgb.height);
-      write_grey_png(o.out_dir + "/" + im.stem + ".png", im.rgb.width, im.rgb.height, to_8bit(m.data_ptr<float>(), n));
-    }
-  });
+  const ImageJobResult r =
+      run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
+        for (JobImage& im : images) {
+          const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
+          const size_t n = static_cast<size_t>(im.rgb.width) * static_cast<size_t>(im.rgb.height);
+          write_grey_png(o.out_dir + "/" + im.stem + ".png", im.rgb.width, im.rgb.height,
+                         to_8bit(m.data_ptr<float>(), n));
+        }
+      });
   return finish(in, r);
 }
 

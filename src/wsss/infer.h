@@ -26,6 +26,7 @@ struct InferOptions {
   bool png = true;             // infer-maps: 8-bit PNGs
   bool h5 = true;              // infer-maps: float16 HDF5
   std::vector<double> scales;  // empty: cfg.wsss.scales (predict-saliency: {1.0})
+  int local_rank = 0;          // this process's rank on its node: picks its GPU (run.device)
 };
 
 struct InferResult {

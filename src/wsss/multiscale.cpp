@@ -39,8 +39,10 @@ torch::Tensor multiscale_maps(const MapFn& fn, const data::Image& rgb, const Mul
     if (o.negate) m = 1 - m;
     m = o.activation == Activation::kRelu ? torch::relu(m) : torch::sigmoid(m);
     m = m[0] + m[1].flip({-1});
-    m = F::interpolate(m.unsqueeze(0),
-                       F::InterpolateFuncOptions().size(std::vector<int64_t>{up_h, up_w}).mode(torch::kBilinear).align_corners(false))[0];
+    m = F::interpolate(m.unsqueeze(0), F::InterpolateFuncOptions()
+                                           .size(std::vector<int64_t>{up_h, up_w})
+                                           .mode(torch::kBilinear)
+                                           .align_corners(false))[0];
     sum = sum.defined() ? sum + m : m;
   }
   sum = sum.narrow(1, 0, h).narrow(2, 0, w);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "util/error.h"
+#include "util/threads.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -68,38 +69,8 @@ class Barrier {
   std::uint64_t generation_ = 0;
 };
 
-// Runs body(t) for t in [0, threads), t = 0 on the calling thread; rethrows
-// the first exception (by thread index) after all have finished.
-void run_threads(int threads, const std::function<void(int)>& body) {
-  if (threads <= 1) {
-    body(0);
-    return;
-  }
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(threads));
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(threads - 1));
-  for (int t = 1; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      try {
-        body(t);
-      } catch (...) {
-        errors[static_cast<std::size_t>(t)] = std::current_exception();
-      }
-    });
-  }
-  try {
-    body(0);
-  } catch (...) {
-    errors[0] = std::current_exception();
-  }
-  for (std::thread& th : pool) th.join();
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
-std::size_t slice_begin(std::size_t n, int t, int threads) {
-  return n * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
-}
+using util::run_threads;
+using util::slice_begin;
 
 // Open-addressing hash table (linear probing) from integer lattice keys (d
 // coordinates; the (d+1)-th is implied by the zero sum) to dense vertex ids in
@@ -249,13 +220,6 @@ void enclosing_simplex(const float* f, const float* scale, int d_runtime, std::i
 
 }  // namespace
 
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t, std::size_t)>& fn) {
-  if (threads < 1) throw UsageError(fmt::format("parallel_for: threads must be >= 1, got {}", threads));
-  const int used =
-      static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), std::max<std::size_t>(n, 1)));
-  run_threads(used, [&](int t) { fn(slice_begin(n, t, used), slice_begin(n, t + 1, used)); });
-}
-
 PermutohedralLattice::PermutohedralLattice(const float* features, std::size_t n, int d, int threads)
     : n_(n), d_(d), threads_(threads) {
   if (features == nullptr) throw UsageError("permutohedral lattice: features is null");
@@ -292,7 +256,7 @@ PermutohedralLattice::PermutohedralLattice(const float* features, std::size_t n,
   std::vector<std::int32_t> rem0(n * du);
   std::vector<std::uint8_t> rank(n * du);
   std::vector<float> bary(n * d1);
-  parallel_for(n, threads, [&](std::size_t begin, std::size_t end) {
+  parallel_ranges(n, threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t p = begin; p < end; ++p) {
       const float* f = features + p * du;
       if (d == 2)
@@ -334,7 +298,7 @@ PermutohedralLattice::PermutohedralLattice(const float* features, std::size_t n,
   // Blur neighbours along each of the d+1 axes: key +- (d+1) e_j - 1 (the
   // implied (d+1)-th coordinate makes axis d the all-(-1) / all-(+1) shift).
   blur_neighbour_.resize(d1 * m_ * 2);
-  parallel_for(m_, threads, [&](std::size_t begin, std::size_t end) {
+  parallel_ranges(m_, threads, [&](std::size_t begin, std::size_t end) {
     std::array<std::int32_t, kMaxDimension + 1> n1{}, n2{};
     for (std::size_t v = begin; v < end; ++v) {
       const std::int32_t* k = table.key(static_cast<std::uint32_t>(v));
@@ -391,62 +355,60 @@ PermutohedralLattice::PermutohedralLattice(const float* features, std::size_t n,
   slice_weight_ = std::move(bary);
 }
 
-// The passes of filter(). Values are rows of `stride` floats; a pass handles
-// the `count` channels starting at `first`; vertex buffers hold `count`
-// channels per vertex (row m_ is the absent vertex, always 0).
+// The passes of filter() over rows of c values (points or vertices; vertex
+// row m_ is the absent vertex, always 0).
 
-void PermutohedralLattice::splat_scatter(const float* in, std::size_t stride, std::size_t first,
-                                         std::size_t count, float* values) const {
+void PermutohedralLattice::splat_scatter(const float* in, std::size_t c, float* values) const {
   const auto d1 = static_cast<std::size_t>(d_) + 1;
   for (std::size_t p = 0; p < n_; ++p) {
-    const float* src = in + p * stride + first;
+    const float* src = in + p * c;
     for (std::size_t r = 0; r < d1; ++r) {
       const float w = slice_weight_[p * d1 + r];
-      float* dst = values + static_cast<std::size_t>(slice_vertex_[p * d1 + r]) * count;
-      for (std::size_t ch = 0; ch < count; ++ch) dst[ch] += w * src[ch];
+      float* dst = values + static_cast<std::size_t>(slice_vertex_[p * d1 + r]) * c;
+      for (std::size_t ch = 0; ch < c; ++ch) dst[ch] += w * src[ch];
     }
   }
 }
 
-void PermutohedralLattice::splat_gather(const float* in, std::size_t stride, float* values, std::size_t vb,
+void PermutohedralLattice::splat_gather(const float* in, std::size_t c, float* values, std::size_t vb,
                                         std::size_t ve) const {
   for (std::size_t v = vb; v < ve; ++v) {
-    float* dst = values + v * stride;
+    float* dst = values + v * c;
     for (std::uint32_t k = splat_start_[v]; k < splat_start_[v + 1]; ++k) {
       const float w = splat_weight_[k];
-      const float* src = in + static_cast<std::size_t>(splat_point_[k]) * stride;
-      for (std::size_t ch = 0; ch < stride; ++ch) dst[ch] += w * src[ch];
+      const float* src = in + static_cast<std::size_t>(splat_point_[k]) * c;
+      for (std::size_t ch = 0; ch < c; ++ch) dst[ch] += w * src[ch];
     }
   }
 }
 
-void PermutohedralLattice::blur_axis(std::size_t axis, const float* src, float* dst, std::size_t count,
+void PermutohedralLattice::blur_axis(std::size_t axis, const float* src, float* dst, std::size_t c,
                                      std::size_t vb, std::size_t ve) const {
   const std::uint32_t* nb = &blur_neighbour_[axis * m_ * 2];
   for (std::size_t v = vb; v < ve; ++v) {
-    const float* a = src + static_cast<std::size_t>(nb[2 * v]) * count;
-    const float* b = src + static_cast<std::size_t>(nb[2 * v + 1]) * count;
-    const float* self = src + v * count;
-    float* o = dst + v * count;
-    for (std::size_t ch = 0; ch < count; ++ch) o[ch] = self[ch] + 0.5f * (a[ch] + b[ch]);
+    const float* a = src + static_cast<std::size_t>(nb[2 * v]) * c;
+    const float* b = src + static_cast<std::size_t>(nb[2 * v + 1]) * c;
+    const float* self = src + v * c;
+    float* o = dst + v * c;
+    for (std::size_t ch = 0; ch < c; ++ch) o[ch] = self[ch] + 0.5f * (a[ch] + b[ch]);
   }
 }
 
-void PermutohedralLattice::slice(const float* values, std::size_t count, bool narrow, float* out,
-                                 std::size_t pb, std::size_t pe) const {
+void PermutohedralLattice::slice(const float* values, std::size_t c, bool narrow, float* out, std::size_t pb,
+                                 std::size_t pe) const {
   const auto d1 = static_cast<std::size_t>(d_) + 1;
   const float alpha = alpha_;
   for (std::size_t p = pb; p < pe; ++p) {
-    float* o = out + p * count;
-    for (std::size_t ch = 0; ch < count; ++ch) o[ch] = 0.0f;
+    float* o = out + p * c;
+    for (std::size_t ch = 0; ch < c; ++ch) o[ch] = 0.0f;
     for (std::size_t r = 0; r < d1; ++r) {
       const float w = slice_weight_[p * d1 + r];
-      const float* val = values + static_cast<std::size_t>(slice_vertex_[p * d1 + r]) * count;
+      const float* val = values + static_cast<std::size_t>(slice_vertex_[p * d1 + r]) * c;
       if (narrow) {
-        for (std::size_t ch = 0; ch < count; ++ch) o[ch] += w * val[ch] * alpha;
+        for (std::size_t ch = 0; ch < c; ++ch) o[ch] += w * val[ch] * alpha;
       } else {
         const float wa = w * alpha;
-        for (std::size_t ch = 0; ch < count; ++ch) o[ch] += wa * val[ch];
+        for (std::size_t ch = 0; ch < c; ++ch) o[ch] += wa * val[ch];
       }
     }
   }
@@ -464,47 +426,18 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels) con
   const bool narrow = c <= 2;
   const auto threads = static_cast<std::size_t>(threads_);
 
-  if (threads > 1 && c % threads == 0) {
-    // By channel: each thread runs splat, blur and slice over all vertices for
-    // its own channels, with no barrier in between (robust to a busy
-    // machine); then one barrier (every read of `in` done, so `out` may alias
-    // it) and the interleave into `out`.
-    const std::size_t per = c / threads;
-    std::vector<std::vector<float>> buf_a(threads), buf_b(threads), sliced(threads);
-    for (std::size_t t = 0; t < threads; ++t) {
-      buf_a[t].assign((m_ + 1) * per, 0.0f);
-      buf_b[t].assign((m_ + 1) * per, 0.0f);
-      sliced[t].resize(n_ * per);
-    }
-    Barrier barrier(threads_);
-    run_threads(threads_, [&](int ti) {
-      const auto t = static_cast<std::size_t>(ti);
-      float* src = buf_a[t].data();
-      float* dst = buf_b[t].data();
-      splat_scatter(in, c, t * per, per, src);
-      for (std::size_t j = 0; j < d1; ++j) {
-        blur_axis(j, src, dst, per, 0, m_);
-        std::swap(src, dst);
-      }
-      slice(src, per, narrow, sliced[t].data(), 0, n_);
-      barrier.wait();
-      const std::size_t pb = slice_begin(n_, ti, threads_), pe = slice_begin(n_, ti + 1, threads_);
-      for (std::size_t p = pb; p < pe; ++p)
-        for (std::size_t u = 0; u < threads; ++u)
-          std::copy_n(&sliced[u][p * per], per, out + p * c + u * per);
-    });
-    return;
-  }
-
-  // By vertex (and point) range, all channels at once: a barrier after the
-  // splat and after each blur pass. One thread: splat by scattering.
+  // The threads split vertices (splat, blur) and points (slice), all channels
+  // at once, and meet at a barrier after the splat and after each blur pass.
+  // (Splitting channels instead, one thread per label, needs no barriers but
+  // was slower: every thread then streams the whole lattice structure.) One
+  // thread: splat by scattering.
   std::vector<float> buf_a((m_ + 1) * c, 0.0f), buf_b((m_ + 1) * c, 0.0f);
   const int used = static_cast<int>(std::min<std::size_t>(threads, m_));
   Barrier barrier(used);
   run_threads(used, [&](int t) {
     const std::size_t vb = slice_begin(m_, t, used), ve = slice_begin(m_, t + 1, used);
     if (splat_start_.empty())
-      splat_scatter(in, c, 0, c, buf_a.data());
+      splat_scatter(in, c, buf_a.data());
     else
       splat_gather(in, c, buf_a.data(), vb, ve);
     barrier.wait();

@@ -14,13 +14,11 @@
 #include <functional>
 #include <vector>
 
+#include "util/threads.h"
+
 namespace c2am::wsss {
 
-// Calls fn(begin, end) on `threads` contiguous, disjoint slices of [0, n)
-// covering it, the first on the calling thread; returns when all are done.
-// The slices depend on n and threads only. The thread-splitting helper of the
-// wsss module (the CRF's per-pixel steps use it too).
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t, std::size_t)>& fn);
+using util::parallel_ranges;  // util/threads.h: the lattice and the CRF split their per-point loops with it
 
 class PermutohedralLattice {
  public:
@@ -32,9 +30,7 @@ class PermutohedralLattice {
   PermutohedralLattice(const float* features, std::size_t n, int d, int threads);
 
   // out[i * channels + c] = the filtered in[. * channels + c] (point-major, n
-  // rows of `channels` values). `out` may alias `in`. With threads > 1 dividing
-  // `channels`, each thread filters its own channels (one barrier in all);
-  // otherwise the threads split vertices and points (a barrier per pass).
+  // rows of `channels` values). `out` may alias `in`.
   void filter(const float* in, float* out, int channels) const;
 
   std::size_t points() const { return n_; }
@@ -43,12 +39,14 @@ class PermutohedralLattice {
   int threads() const { return threads_; }
 
  private:
-  void splat_scatter(const float* in, std::size_t stride, std::size_t first, std::size_t count,
-                     float* values) const;
-  void splat_gather(const float* in, std::size_t stride, float* values, std::size_t vb, std::size_t ve) const;
-  void blur_axis(std::size_t axis, const float* src, float* dst, std::size_t count, std::size_t vb,
+  // The passes of filter(), over rows of c values: splat all points in
+  // order, splat (gather) vertices [vb, ve), blur vertices [vb, ve) along one
+  // axis, slice points [pb, pe).
+  void splat_scatter(const float* in, std::size_t c, float* values) const;
+  void splat_gather(const float* in, std::size_t c, float* values, std::size_t vb, std::size_t ve) const;
+  void blur_axis(std::size_t axis, const float* src, float* dst, std::size_t c, std::size_t vb,
                  std::size_t ve) const;
-  void slice(const float* values, std::size_t count, bool narrow, float* out, std::size_t pb,
+  void slice(const float* values, std::size_t c, bool narrow, float* out, std::size_t pb,
              std::size_t pe) const;
 
   std::size_t n_ = 0;

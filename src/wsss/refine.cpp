@@ -9,7 +9,8 @@ namespace c2am::wsss {
 namespace {
 
 void check(const CamView& c, const std::string& what) {
-  if (c.width <= 0 || c.height <= 0) throw Error(fmt::format("{}: CAMs of size {}x{}", what, c.width, c.height));
+  if (c.width <= 0 || c.height <= 0)
+    throw Error(fmt::format("{}: CAMs of size {}x{}", what, c.width, c.height));
   const size_t plane = static_cast<size_t>(c.width) * static_cast<size_t>(c.height);
   if (c.values.size() != c.keys.size() * plane) {
     throw Error(fmt::format("{}: {} CAM values for {} keys of {}x{}", what, c.values.size(), c.keys.size(),
@@ -55,8 +56,9 @@ std::vector<std::uint8_t> pseudo_mask(const CamView& cams, const std::uint8_t* c
   return mask;
 }
 
-void add_threshold_sweep(const CamView& cams, const std::uint8_t* truth, const std::vector<double>& thresholds,
-                         std::vector<SegCounts>& counts, const std::string& what) {
+void add_threshold_sweep(const CamView& cams, const std::uint8_t* truth,
+                         const std::vector<double>& thresholds, std::vector<SegCounts>& counts,
+                         const std::string& what) {
   check(cams, what);
   if (counts.size() != thresholds.size()) throw Error("threshold sweep: one count per threshold needed");
   std::vector<float> value;

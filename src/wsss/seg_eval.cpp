@@ -31,7 +31,8 @@ data::Image read_label_png(const std::string& path, int width, int height, const
   data::Image m = data::read_png(path);
   if (m.channels != 1) throw Error(fmt::format("{} '{}' is not a 1-channel label PNG", what, path));
   if (width > 0 && (m.width != width || m.height != height)) {
-    throw Error(fmt::format("{} '{}' is {}x{} but the image is {}x{}", what, path, m.width, m.height, width, height));
+    throw Error(
+        fmt::format("{} '{}' is {}x{} but the image is {}x{}", what, path, m.width, m.height, width, height));
   }
   return m;
 }
@@ -45,15 +46,19 @@ class GroundTruth {
       source_ = o.gt_dir + "/<stem>.png";
       return;
     }
-    if (!o.data) throw UsageError("eval-seg needs the ground truth: --gt DIR (label PNGs) or --data DIR (a packed VOC split)");
+    if (!o.data)
+      throw UsageError(
+          "eval-seg needs the ground truth: --gt DIR (label PNGs) or --data DIR (a packed VOC split)");
     dataset_ = std::make_unique<data::Dataset>(data::open_split(*o.data, o.split));
-    for (size_t i = 0; i < dataset_->samples.size(); ++i) by_stem_[data::sample_stem(dataset_->samples[i])] = i;
+    for (size_t i = 0; i < dataset_->samples.size(); ++i)
+      by_stem_[data::sample_stem(dataset_->samples[i])] = i;
     source_ = dataset_->description + " masks";
   }
   data::Image get(const std::string& stem) const {
     if (dataset_) {
       const auto it = by_stem_.find(stem);
-      if (it == by_stem_.end()) throw Error(fmt::format("image '{}' is not in {}", stem, dataset_->description));
+      if (it == by_stem_.end())
+        throw Error(fmt::format("image '{}' is not in {}", stem, dataset_->description));
       return dataset_->mask(dataset_->samples[it->second]);
     }
     return read_label_png(dir_ + "/" + stem + ".png", 0, 0, "ground truth");
@@ -72,7 +77,8 @@ std::string json_string(const std::string& v) { return nlohmann::json(v).dump();
 
 }  // namespace
 
-std::vector<std::string> image_ids(const std::string& list_file, const std::string& dir, const std::string& ext) {
+std::vector<std::string> image_ids(const std::string& list_file, const std::string& dir,
+                                   const std::string& ext) {
   std::vector<std::string> ids;
   if (!list_file.empty()) {
     std::istringstream in(util::read_file(list_file));
@@ -98,8 +104,9 @@ RefineCamsResult refine_cams(const RefineCamsOptions& o, const util::Logger& log
   const auto t0 = Clock::now();
   const std::vector<std::string> ids = image_ids(o.list_file, o.cams_dir, "h5");
   util::make_dirs(o.out_dir);
-  log.info("refine-cams: {} images, background = {}", ids.size(),
-           o.cues_dir.empty() ? fmt::format("constant {}", o.bg_threshold) : "1 - cue/255 from " + o.cues_dir);
+  log.info(
+      "refine-cams: {} images, background = {}", ids.size(),
+      o.cues_dir.empty() ? fmt::format("constant {}", o.bg_threshold) : "1 - cue/255 from " + o.cues_dir);
   const data::Palette palette = data::voc_palette();
   util::parallel_for(ids.size(), o.threads, [&](size_t i) {
     const std::string& stem = ids[i];
@@ -107,8 +114,8 @@ RefineCamsResult refine_cams(const RefineCamsOptions& o, const util::Logger& log
     data::Image cue;
     if (!o.cues_dir.empty()) cue = read_label_png(o.cues_dir + "/" + stem + ".png", c.width, c.height, "cue");
     data::Image mask(c.width, c.height, 1);
-    mask.pixels = pseudo_mask(CamView{c.keys, c.width, c.height, c.values}, cue.pixels.empty() ? nullptr : cue.pixels.data(),
-                              o.bg_threshold, stem);
+    mask.pixels = pseudo_mask(CamView{c.keys, c.width, c.height, c.values},
+                              cue.pixels.empty() ? nullptr : cue.pixels.data(), o.bg_threshold, stem);
     data::write_png_palette(o.out_dir + "/" + stem + ".png", mask, palette);
   });
   return RefineCamsResult{static_cast<std::int64_t>(ids.size()),
@@ -118,11 +125,13 @@ RefineCamsResult refine_cams(const RefineCamsOptions& o, const util::Logger& log
 EvalSegResult eval_seg(const EvalSegOptions& o, const util::Logger& log) {
   const bool from_cams = !o.cams_dir.empty();
   if (from_cams == !o.pred_dir.empty()) throw UsageError("eval-seg scores either --pred DIR or --cams DIR");
-  if (!from_cams && (o.sweep || !o.cues_dir.empty())) throw UsageError("--cues and --sweep score CAMs: use --cams DIR");
+  if (!from_cams && (o.sweep || !o.cues_dir.empty()))
+    throw UsageError("--cues and --sweep score CAMs: use --cams DIR");
   const GroundTruth truth(o);
-  const std::vector<std::string> ids = image_ids(o.list_file, from_cams ? o.cams_dir : o.pred_dir, from_cams ? "h5" : "png");
-  const std::vector<double> thresholds = o.sweep ? (o.thresholds.empty() ? default_bg_thresholds() : o.thresholds)
-                                                 : std::vector<double>{};
+  const std::vector<std::string> ids =
+      image_ids(o.list_file, from_cams ? o.cams_dir : o.pred_dir, from_cams ? "h5" : "png");
+  const std::vector<double> thresholds =
+      o.sweep ? (o.thresholds.empty() ? default_bg_thresholds() : o.thresholds) : std::vector<double>{};
   const bool constant = from_cams && !o.sweep && o.cues_dir.empty();
   log.info("eval-seg: {} images against {}", ids.size(), truth.source());
 
@@ -140,7 +149,8 @@ EvalSegResult eval_seg(const EvalSegOptions& o, const util::Logger& log) {
       const data::Image gt = truth.get(stem);
       const size_t n = gt.pixels.size();
       if (!from_cams) {
-        const data::Image p = read_label_png(o.pred_dir + "/" + stem + ".png", gt.width, gt.height, "prediction");
+        const data::Image p =
+            read_label_png(o.pred_dir + "/" + stem + ".png", gt.width, gt.height, "prediction");
         c.pred.add(p.pixels.data(), gt.pixels.data(), n, stem);
         continue;
       }
@@ -177,11 +187,13 @@ EvalSegResult eval_seg(const EvalSegOptions& o, const util::Logger& log) {
   std::vector<std::string> parts;
   if (!from_cams) {
     r.pred = score(total.pred);
-    parts.push_back(fmt::format(R"("pred":{{"dir":{},"scores":{}}})", json_string(o.pred_dir), scores_json(*r.pred, total.pred, names)));
+    parts.push_back(fmt::format(R"("pred":{{"dir":{},"scores":{}}})", json_string(o.pred_dir),
+                                scores_json(*r.pred, total.pred, names)));
   }
   if (!o.cues_dir.empty()) {
     r.cues = score(total.cues);
-    parts.push_back(fmt::format(R"("cues":{{"dir":{},"scores":{}}})", json_string(o.cues_dir), scores_json(*r.cues, total.cues, names)));
+    parts.push_back(fmt::format(R"("cues":{{"dir":{},"scores":{}}})", json_string(o.cues_dir),
+                                scores_json(*r.cues, total.cues, names)));
   }
   if (constant) {
     r.constant = score(total.constant);
@@ -197,9 +209,10 @@ EvalSegResult eval_seg(const EvalSegOptions& o, const util::Logger& log) {
       points.push_back(fmt::format(R"({{"bg_threshold":{},"miou":{},"fp":{},"fn":{}}})", thresholds[j],
                                    json_number(s.miou), json_number(s.fp), json_number(s.fn)));
     }
-    const size_t best = static_cast<size_t>(std::find_if(r.sweep.begin(), r.sweep.end(), [&](const SweepPoint& p) {
-                                              return p.threshold == r.best->threshold;
-                                            }) - r.sweep.begin());
+    const size_t best = static_cast<size_t>(
+        std::find_if(r.sweep.begin(), r.sweep.end(),
+                     [&](const SweepPoint& p) { return p.threshold == r.best->threshold; }) -
+        r.sweep.begin());
     parts.push_back(fmt::format(R"("sweep":{{"points":[{}],"best":{{"bg_threshold":{},"scores":{}}}}})",
                                 fmt::join(points, ","), r.best->threshold,
                                 scores_json(r.best->scores, total.sweep[best], names)));

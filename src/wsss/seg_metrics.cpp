@@ -11,9 +11,9 @@ namespace c2am::wsss {
 
 const std::vector<std::string>& voc_class_names() {
   static const std::vector<std::string> kNames = {
-      "background", "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",
-      "car",        "cat",       "chair",   "cow",   "diningtable", "dog",    "horse",
-      "motorbike",  "person",    "pottedplant", "sheep", "sofa",    "train",  "tvmonitor"};
+      "background", "aeroplane", "bicycle",     "bird",  "boat",        "bottle", "bus",
+      "car",        "cat",       "chair",       "cow",   "diningtable", "dog",    "horse",
+      "motorbike",  "person",    "pottedplant", "sheep", "sofa",        "train",  "tvmonitor"};
   return kNames;
 }
 
@@ -34,7 +34,8 @@ void SegCounts::add(const std::uint8_t* predicted, const std::uint8_t* truth, st
     const std::uint8_t p = predicted[i];
     if (t >= limit || p >= limit) {
       throw Error(fmt::format("{}: pixel {} has {} label {} (expected 0..{} or 255 for void)", what, i,
-                              t >= limit ? "ground-truth" : "predicted", t >= limit ? t : p, num_classes - 1));
+                              t >= limit ? "ground-truth" : "predicted", t >= limit ? t : p,
+                              num_classes - 1));
     }
     ++gt[t];
     ++pred[p];
@@ -45,7 +46,8 @@ void SegCounts::add(const std::uint8_t* predicted, const std::uint8_t* truth, st
 }
 
 void SegCounts::merge(const SegCounts& other) {
-  if (other.num_classes != num_classes) throw Error("segmentation scores: merging counts of different class sets");
+  if (other.num_classes != num_classes)
+    throw Error("segmentation scores: merging counts of different class sets");
   for (int c = 0; c < num_classes; ++c) {
     const auto k = static_cast<size_t>(c);
     tp[k] += other.tp[k];

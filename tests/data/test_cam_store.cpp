@@ -15,6 +15,7 @@
 #include <limits>
 #include <string>
 
+#include "common/error_message.h"
 #include "data/cam_store.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -66,14 +67,7 @@ ClassCams ramp(std::vector<int> keys, int w, int h) {
   return c;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const c2am::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::function<void()>& fn) { return c2am::testing_util::error_message(fn); }
 
 TEST_F(CamStore, Float32RoundTripIsExact) {
   ClassCams c = ramp({3, 15}, 37, 23);

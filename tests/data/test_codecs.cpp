@@ -1,14 +1,14 @@
 // Implements: tests of the JPEG/PNG codecs and the resize/crop/flip ops.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "common/error_message.h"
 #include "data/jpeg.h"
 #include "data/png.h"
 #include "data/resize.h"
@@ -58,12 +58,7 @@ Image decode(const std::vector<std::uint8_t>& bytes, int hint = 0) {
 }
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
+  return c2am::testing_util::error_message(f, "(no exception)");
 }
 
 TEST(Jpeg, EncodeDecodeRoundTripKeepsHighPsnr) {
@@ -274,11 +269,13 @@ TEST(Resize, BicubicAndNearestMatchPilByteForByte) {
       for (const char* filter : {"BICUBIC", "NEAREST"}) {
         const std::string out = dir.file(fmt::format("{}_{}x{}_{}.png", filter, w, h, channels));
         const std::string cmd = fmt::format(
-            "/usr/bin/python3 -c \"from PIL import Image; Image.open('{}').resize(({}, {}), Image.{}).save('{}')\"",
+            "/usr/bin/python3 -c \"from PIL import Image; Image.open('{}').resize(({}, {}), "
+            "Image.{}).save('{}')\"",
             in, w, h, filter, out);
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << " (needs Debian's python3-pil)";
         const Image pil = read_png(out);
-        const Image ours = std::string(filter) == "BICUBIC" ? resize_bicubic(img, w, h) : resize_nearest(img, w, h);
+        const Image ours =
+            std::string(filter) == "BICUBIC" ? resize_bicubic(img, w, h) : resize_nearest(img, w, h);
         ASSERT_EQ(ours.width, w);
         ASSERT_EQ(ours.height, h);
         EXPECT_EQ(ours.pixels, pil.pixels) << filter << " " << w << "x" << h << " channels " << channels;

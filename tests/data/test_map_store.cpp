@@ -26,7 +26,8 @@ std::string fresh(const std::string& name) {
 
 ScoreMap ramp(int w, int h, float offset) {
   ScoreMap m{w, h, {}};
-  for (int i = 0; i < w * h; ++i) m.values.push_back(std::fmod(offset + 0.0137f * static_cast<float>(i), 1.0f));
+  for (int i = 0; i < w * h; ++i)
+    m.values.push_back(std::fmod(offset + 0.0137f * static_cast<float>(i), 1.0f));
   return m;
 }
 
@@ -58,7 +59,8 @@ TEST(MapStore, ChunksAndTheirIndexGiveBackEveryMapAtHalfPrecision) {
       ASSERT_EQ(got.height, h);
       for (size_t i = 0; i < want.values.size(); ++i) {
         // Exactly the nearest float16 (numpy's rounding), nothing lost beyond it.
-        EXPECT_EQ(got.values[i], c2am::util::half_to_float(c2am::util::float_to_half(want.values[i]))) << stem << i;
+        EXPECT_EQ(got.values[i], c2am::util::half_to_float(c2am::util::float_to_half(want.values[i])))
+            << stem << i;
       }
     }
     try {

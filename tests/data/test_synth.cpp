@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "common/error_message.h"
 #include "data/cub_layout.h"
 #include "data/jpeg.h"
 #include "data/png.h"
@@ -94,12 +95,7 @@ void expect_same_box(const Box& a, const Box& b) {
 }
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
+  return c2am::testing_util::error_message(f, "(no exception)");
 }
 
 TEST(Synth, CubLayoutWritesTheFiveFilesAndImages) {

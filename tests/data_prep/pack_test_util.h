@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error_message.h"
 #include "data/shards.h"
 #include "data/synth.h"
 
@@ -67,15 +68,10 @@ struct Packed {
   }
 };
 
-// The message of the c2am::Error that `fn` throws ("" if none).
+// The message of the c2am::Error (or E) that `fn` throws ("" if none).
 template <typename E, typename Fn>
 std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
+  return c2am::testing_util::error_message<E>(std::function<void()>(std::forward<Fn>(fn)), "");
 }
 
 }  // namespace c2am::data_prep::testing_util

@@ -23,6 +23,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/error_message.h"
 #include "data_prep/convert_cams.h"
 #include "data_prep/npy.h"
 #include "util/error.h"
@@ -220,14 +221,7 @@ class Npy : public ::testing::Test {
   static inline std::vector<Expected> expected_;
 };
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const c2am::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::function<void()>& fn) { return c2am::testing_util::error_message(fn); }
 
 TEST_F(Npy, NumericDtypesInCAndFortranOrderAndBigEndian) {
   int n = 0;

@@ -68,12 +68,12 @@ const VocData& voc() {
 }
 
 Config task_config(const std::string& kind, const std::string& out, int max_steps) {
-  return c2am::config::load({}, {"model.kind=" + kind, "model.arch=resnet18", "model.num_classes=4",
-                                 "data.layout=voc", "data.root=" + voc().packed, "data.cues=" + voc().cues,
-                                 "data.train_resize=40", "data.train_crop=32", "train.batch_size=4",
-                                 "train.epochs=2", "train.lr=0.01", "train.optimizer=sgd", "train.log_every=1",
-                                 "train.max_steps=" + std::to_string(max_steps), "train.seed=9", "run.threads=2",
-                                 "run.out=" + out});
+  return c2am::config::load(
+      {},
+      {"model.kind=" + kind, "model.arch=resnet18", "model.num_classes=4", "data.layout=voc",
+       "data.root=" + voc().packed, "data.cues=" + voc().cues, "data.train_resize=40", "data.train_crop=32",
+       "train.batch_size=4", "train.epochs=2", "train.lr=0.01", "train.optimizer=sgd", "train.log_every=1",
+       "train.max_steps=" + std::to_string(max_steps), "train.seed=9", "run.threads=2", "run.out=" + out});
 }
 
 std::string fresh_dir(const std::string& name) {

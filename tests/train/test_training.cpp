@@ -1,11 +1,10 @@
 // Trainer, checkpoints and optimiser on a tiny synthetic CUB set (CPU).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
 
 #include "config/config.h"
 #include "data/loader.h"
@@ -41,11 +40,11 @@ const std::string& dataset() {
 }
 
 Config tiny_config(const std::string& out, int max_steps) {
-  return c2am::config::load({}, {"model.arch=resnet18", "data.root=" + dataset(), "data.train_resize=40",
-                                 "data.train_crop=32", "data.test_resize=40", "data.test_crop=32",
-                                 "train.batch_size=8", "train.epochs=3", "train.lr=0.01", "train.log_every=1",
-                                 "train.max_steps=" + std::to_string(max_steps), "train.seed=5",
-                                 "run.threads=2", "run.out=" + out});
+  return c2am::config::load(
+      {}, {"model.arch=resnet18", "data.root=" + dataset(), "data.train_resize=40", "data.train_crop=32",
+           "data.test_resize=40", "data.test_crop=32", "train.batch_size=8", "train.epochs=3",
+           "train.lr=0.01", "train.log_every=1", "train.max_steps=" + std::to_string(max_steps),
+           "train.seed=5", "run.threads=2", "run.out=" + out});
 }
 
 std::string fresh_dir(const std::string& name) {
@@ -115,6 +114,35 @@ TEST(Checkpoint, DamagedNewestIsSkippedAndOnlyTheNewestKAreKept) {
   ASSERT_TRUE(chosen.has_value());
   EXPECT_EQ(*chosen, files.front());
   EXPECT_NE(report.find("ckpt-000000006.pt"), std::string::npos) << report;
+}
+
+// run.precision = bf16 and run.channels_last take the trainer's CPU path of
+// the GPU settings (autocast on the CPU): the run trains, its loss terms stay
+// finite, and its checkpoint loads into an fp32 network.
+TEST(Trainer, Bf16AutocastAndChannelsLastTrainAndCheckpointInFp32) {
+  const c2am::util::Logger log;
+  const std::string dir = fresh_dir("run_bf16");
+  Config cfg = tiny_config(dir, 3);
+  cfg.run.precision = "bf16";
+  cfg.run.channels_last = true;
+  const auto r = c2am::train::train(cfg, c2am::dist::Context{}, "", log);
+  ASSERT_EQ(r.steps, 3);
+  const auto ckpt = c2am::train::load_checkpoint(r.checkpoint);
+  for (const auto& [name, t] : ckpt.model) {
+    if (t.is_floating_point()) {
+      EXPECT_EQ(t.scalar_type(), torch::kFloat) << name;
+    }
+    EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+  }
+  std::ifstream metrics(dir + "/metrics.jsonl");
+  std::string line;
+  int steps = 0;
+  while (std::getline(metrics, line)) {
+    if (line.find("\"kind\":\"train\"") == std::string::npos) continue;
+    ++steps;
+    EXPECT_EQ(line.find("nan"), std::string::npos) << line;
+  }
+  EXPECT_EQ(steps, 3);
 }
 
 TEST(Checkpoint, HoldsProgressPolarityThresholdAndConfig) {

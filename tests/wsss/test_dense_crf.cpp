@@ -223,7 +223,7 @@ TEST(PermutohedralLattice, FiveDimensionalFilterApproximatesExactSumsLessWellAsP
   EXPECT_GT(sparse.mean_rel, dense.mean_rel);
 }
 
-// 5 channels: threads split vertices; 6: threads 2 and 3 split channels.
+// Uneven splits of vertices and points over the threads, 5 and 6 channels.
 TEST(PermutohedralLattice, FilterIsBitIdenticalForOneTwoAndThreeThreads) {
   const std::size_t n = 5000;
   std::mt19937 rng(3);
@@ -251,7 +251,7 @@ TEST(PermutohedralLattice, FilterMayRunInPlace) {
   std::uniform_real_distribution<float> pos(0.0f, 4.0f);
   std::vector<float> f(n * 2);
   for (float& x : f) x = pos(rng);
-  for (int threads : {1, 2, 3}) {  // scatter, by channel, by vertex
+  for (int threads : {1, 2, 3}) {  // splat by scatter (1 thread) and by gather
     std::vector<float> v(n * 2);
     for (float& x : v) x = pos(rng);
     const PermutohedralLattice lattice(f.data(), n, 2, threads);

@@ -46,7 +46,8 @@ data::Image noise_image(int w, int h, std::uint32_t seed) {
 }
 
 torch::Tensor stand_in_net(const torch::Tensor& x, int stride) {
-  const torch::Tensor m = torch::cat({x.narrow(1, 0, 1) - x.narrow(1, 1, 1), x.narrow(1, 2, 1) - x.narrow(1, 0, 1)}, 1);
+  const torch::Tensor m =
+      torch::cat({x.narrow(1, 0, 1) - x.narrow(1, 1, 1), x.narrow(1, 2, 1) - x.narrow(1, 0, 1)}, 1);
   return F::avg_pool2d(m, F::AvgPool2dFuncOptions(stride).stride(stride));
 }
 
@@ -56,9 +57,9 @@ void expect_matches_reference(int w, int h, const std::vector<double>& scales, i
   data::write_png(dir + "/image.png", img);
   std::string list;
   for (double s : scales) list += (list.empty() ? "" : ",") + std::to_string(s);
-  const std::string cmd = "/usr/bin/python3 " + std::string(C2AM_SOURCE_DIR) + "/tests/wsss/multiscale_reference.py " +
-                          dir + "/image.png " + dir + "/ref.pt " + list + " " + std::to_string(stride) + " " +
-                          (negate ? "1" : "0");
+  const std::string cmd = "/usr/bin/python3 " + std::string(C2AM_SOURCE_DIR) +
+                          "/tests/wsss/multiscale_reference.py " + dir + "/image.png " + dir + "/ref.pt " +
+                          list + " " + std::to_string(stride) + " " + (negate ? "1" : "0");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << " (needs Debian's python3-torch and python3-pil)";
   const torch::Tensor ref = model::read_torch_save(dir + "/ref.pt").at("maps");
 
@@ -66,7 +67,8 @@ void expect_matches_reference(int w, int h, const std::vector<double>& scales, i
   o.scales = scales;
   o.stride = stride;
   o.negate = negate;
-  const torch::Tensor ours = multiscale_maps([stride](const torch::Tensor& x) { return stand_in_net(x, stride); }, img, o);
+  const torch::Tensor ours =
+      multiscale_maps([stride](const torch::Tensor& x) { return stand_in_net(x, stride); }, img, o);
   ASSERT_EQ(ours.sizes(), ref.sizes());
   EXPECT_EQ(ours.size(1), h);
   EXPECT_EQ(ours.size(2), w);
@@ -88,11 +90,11 @@ TEST(MultiScale, MatchesTheReferenceWithNegativePolarityAndStride8) {
 }
 
 TEST(MultiScale, ScaledSizesRoundHalvesToEvenAsPython) {
-  EXPECT_EQ(scaled_size(23, 0.5), 12);   // 11.5
-  EXPECT_EQ(scaled_size(17, 0.5), 8);    // 8.5
-  EXPECT_EQ(scaled_size(375, 1.5), 562); // 562.5
+  EXPECT_EQ(scaled_size(23, 0.5), 12);    // 11.5
+  EXPECT_EQ(scaled_size(17, 0.5), 8);     // 8.5
+  EXPECT_EQ(scaled_size(375, 1.5), 562);  // 562.5
   EXPECT_EQ(scaled_size(500, 0.5), 250);
-  EXPECT_EQ(scaled_size(1, 0.25), 1);    // never 0
+  EXPECT_EQ(scaled_size(1, 0.25), 1);  // never 0
 }
 
 TEST(MultiScale, SaliencyModeIsTheMeanProbabilityOverPasses) {
@@ -104,7 +106,10 @@ TEST(MultiScale, SaliencyModeIsTheMeanProbabilityOverPasses) {
   o.activation = Activation::kSigmoid;
   o.normalise = Normalise::kMean;
   const torch::Tensor m = multiscale_maps(
-      [](const torch::Tensor& x) { return torch::full({x.size(0), 1, x.size(2), x.size(3)}, 0.5); }, img, o);
+      [](const torch::Tensor& x) {
+        return torch::full({x.size(0), 1, x.size(2), x.size(3)}, 0.5);
+      },
+      img, o);
   EXPECT_NEAR(m.min().item<double>(), 1.0 / (1.0 + std::exp(-0.5)), 1e-6);
   EXPECT_NEAR(m.max().item<double>(), 1.0 / (1.0 + std::exp(-0.5)), 1e-6);
 }

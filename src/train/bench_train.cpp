@@ -1,0 +1,156 @@
+#include "train/bench_train.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "data/loader.h"
+#include "dist/communicator.h"
+#include "dist/context.h"
+#include "model/precision.h"
+#include "train/device_feed.h"
+#include "train/device_stats.h"
+#include "train/optimizer.h"
+#include "train/step.h"
+#include "train/task.h"
+#include "util/error.h"
+#include "util/threads.h"
+
+namespace c2am::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+bool is_out_of_memory(const std::exception& e) {
+  return std::string(e.what()).find("out of memory") != std::string::npos;
+}
+
+}  // namespace
+
+BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions& o, const util::Logger& log) {
+  const int threads = util::resolve_threads(cfg.run.threads);
+  torch::set_num_threads(threads);
+  const torch::Device device = model::resolve_device(cfg.run.device, 0);
+  const auto comm = dist::make_communicator(dist::Context{}, cfg.dist, device);  // one process
+  if (device.is_cuda()) model::set_cudnn_benchmark(cfg.run.cudnn_benchmark);
+
+  BenchTrainResult result;
+  result.device = device.str();
+  result.description =
+      fmt::format("{} {} {}{}, {}", cfg.model.kind, cfg.model.arch, cfg.run.precision,
+                  cfg.run.channels_last ? " channels_last" : "",
+                  o.from_data ? fmt::format("end to end from {} (train transform {} -> {})", cfg.data.root,
+                                            cfg.data.train_resize, cfg.data.train_crop)
+                              : fmt::format("synthetic {}x{} tensors", o.size, o.size));
+  log.info("bench train: {} on {}", result.description, result.device);
+  for (int batch : o.batches) {
+    BenchTrainPoint point;
+    point.batch = batch;
+    try {
+      torch::manual_seed(cfg.train.seed);
+      const std::unique_ptr<Task> task = make_task(cfg);
+      task->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
+      torch::nn::Module& net = task->net();
+      model::place(net, device, cfg.run.channels_last);
+      freeze_batchnorm_affine(net);
+      net.train();
+      Sgd sgd(net, cfg.train, task->head_prefix());
+      TrainStep step(*task, sgd, *comm, nullptr);
+      DeviceFeed feed(device);
+
+      std::unique_ptr<data::Loader> loader;
+      data::Batch synthetic;
+      if (o.from_data) {
+        data::LoaderOptions lo;
+        lo.batch_per_rank = batch;
+        lo.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
+        lo.seed = cfg.train.seed;
+        task->configure_loader(lo);
+        loader = std::make_unique<data::Loader>(data::open_split(cfg.data, "train"),
+                                                data::train_transform(cfg.data), lo);
+        if (loader->batches_per_epoch() == 0) {
+          throw UsageError(fmt::format("bench train: batch {} is larger than the {} training images", batch,
+                                       loader->samples().size()));
+        }
+      } else {
+        synthetic.images = torch::randn({batch, 3, o.size, o.size},
+                                        torch::TensorOptions(torch::kFloat).pinned_memory(device.is_cuda()));
+      }
+      std::int64_t epoch = 0;
+      double waited = 0.0;
+      auto next_host = [&]() -> data::Batch {
+        if (!loader) return synthetic;
+        const auto t = Clock::now();
+        std::optional<data::Batch> b = loader->next();
+        if (!b) {
+          loader->start_epoch(++epoch);
+          b = loader->next();
+        }
+        waited += seconds_since(t);
+        return std::move(*b);
+      };
+      if (loader) loader->start_epoch(0);
+      feed.stage(next_host());
+      auto one_step = [&](std::int64_t i) {
+        std::optional<data::Batch> b = feed.take();
+        feed.stage(next_host());
+        step.run(*b, i, 1000000);
+      };
+      for (int i = 0; i < o.warmup; ++i) one_step(i);
+      synchronize(device);
+      reset_peak_memory(device);
+      waited = 0.0;
+      const auto t0 = Clock::now();
+      for (int i = 0; i < o.steps; ++i) one_step(o.warmup + i);
+      synchronize(device);
+      const double total = seconds_since(t0);
+      point.median_step_ms = 1000.0 * total / o.steps;
+      point.images_per_second = static_cast<double>(batch) * o.steps / total;
+      point.peak_memory_mib = peak_memory_mib(device);
+      point.loader_wait_ms = 1000.0 * waited / o.steps;
+    } catch (const std::exception& e) {
+      if (!is_out_of_memory(e)) throw;
+      point.ok = false;
+      point.error = "out of memory";
+    }
+    if (point.ok) {
+      log.info(
+          "  batch {:4d}: {:8.1f} images/s, {:7.1f} ms/step, peak memory {:.0f} MiB{}", batch,
+          point.images_per_second, point.median_step_ms, point.peak_memory_mib,
+          o.from_data ? fmt::format(", waited {:.1f} ms/step for the loader", point.loader_wait_ms) : "");
+    } else {
+      log.info("  batch {:4d}: {}", batch, point.error);
+    }
+    result.points.push_back(point);
+  }
+  return result;
+}
+
+std::string bench_train_json(const BenchTrainResult& r) {
+  nlohmann::ordered_json j;
+  j["device"] = r.device;
+  j["description"] = r.description;
+  j["points"] = nlohmann::json::array();
+  for (const BenchTrainPoint& p : r.points) {
+    nlohmann::ordered_json q;
+    q["batch"] = p.batch;
+    q["ok"] = p.ok;
+    if (p.ok) {
+      q["images_per_second"] = p.images_per_second;
+      q["step_ms"] = p.median_step_ms;
+      q["peak_memory_mib"] = p.peak_memory_mib;
+      q["loader_wait_ms"] = p.loader_wait_ms;
+    } else {
+      q["error"] = p.error;
+    }
+    j["points"].push_back(q);
+  }
+  return j.dump();
+}
+
+}  // namespace c2am::train
