@@ -191,18 +191,7 @@ ClassCams read_file(const std::string& path, bool with_values) {
   c.width = static_cast<int>(cd[2]);
   if (!with_values) return c;
   c.values.resize(cd[0] * cd[1] * cd[2]);
-  if (!c.values.empty()) {
-    Hid type(C2AM_H5_CHECK(H5Dget_type(cams_ds), path, "get the type of /cams"), H5Tclose);
-    Hid f16 = h5::float16_type(path);
-    if (C2AM_H5_CHECK(H5Tequal(type, f16), path, "compare the type of /cams") > 0) {
-      std::vector<std::uint16_t> halves(c.values.size());
-      C2AM_H5_CHECK(H5Dread(cams_ds, f16, H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), path, "read /cams");
-      std::transform(halves.begin(), halves.end(), c.values.begin(), util::half_to_float);
-    } else {  // float32 / float64: HDF5's conversions to float are right
-      C2AM_H5_CHECK(H5Dread(cams_ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.values.data()), path,
-                    "read /cams");
-    }
-  }
+  h5::read_floats(cams_ds, path + " (/cams)", c.values);
   for (size_t i = 0; i < c.values.size(); ++i) {
     float& v = c.values[i];
     if (!std::isfinite(v) || v < -kValueSlack || v > 1.0f + kValueSlack) {

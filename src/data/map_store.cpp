@@ -135,16 +135,7 @@ ScoreMap MapReader::read(const std::string& stem) const {
   m.height = static_cast<int>(shape.rows);
   m.width = static_cast<int>(shape.columns);
   m.values.resize(static_cast<size_t>(shape.rows * shape.columns));
-  Hid type(C2AM_H5_CHECK(H5Dget_type(ds), where, "get the map's type"), H5Tclose);
-  Hid half = h5::float16_type(where);
-  if (C2AM_H5_CHECK(H5Tequal(type, half), where, "compare the map's type") > 0) {
-    std::vector<std::uint16_t> halves(m.values.size());
-    C2AM_H5_CHECK(H5Dread(ds, half, H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), where, "read map");
-    std::transform(halves.begin(), halves.end(), m.values.begin(), util::half_to_float);
-  } else {  // float32 / float64 (e.g. written by h5py): HDF5's conversion to float is right
-    C2AM_H5_CHECK(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.values.data()), where,
-                  "read map");
-  }
+  h5::read_floats(ds, where, m.values);
   return m;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "util/error.h"
+#include "util/half.h"
 
 namespace c2am::data::h5 {
 
@@ -239,6 +240,21 @@ Hid float16_type(const std::string& file) {
   C2AM_H5_CHECK(H5Tset_size(half, 2), file, "set float16 size");
   C2AM_H5_CHECK(H5Tset_ebias(half, 15), file, "set float16 exponent bias");
   return half;
+}
+
+void read_floats(hid_t ds, std::string_view where, std::vector<float>& out) {
+  if (out.empty()) return;
+  Hid type(check(H5Dget_type(ds), where, "get the dataset's type", __FILE__, __LINE__), H5Tclose);
+  Hid half = float16_type(std::string(where));
+  if (check(H5Tequal(type, half), where, "compare the dataset's type", __FILE__, __LINE__) > 0) {
+    std::vector<std::uint16_t> halves(out.size());
+    check(H5Dread(ds, half, H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), where, "read the dataset", __FILE__,
+          __LINE__);
+    std::transform(halves.begin(), halves.end(), out.begin(), util::half_to_float);
+  } else {  // float32 / float64: HDF5's conversions to float are right
+    check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), where, "read the dataset",
+          __FILE__, __LINE__);
+  }
 }
 
 Hid create_memory_file(const std::string& name, std::size_t increment) {

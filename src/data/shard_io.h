@@ -104,6 +104,11 @@ Hid utf8_vlen_type(const std::string& file);
 // same buffer (0.999785 -> 0.5).
 Hid float16_type(const std::string& file);
 
+// Reads a whole float dataset (float16, float32 or float64) into `out`
+// (its size must be the dataset's element count). float16 is read raw and
+// converted by util/half.h, not by HDF5 (see float16_type).
+void read_floats(hid_t ds, std::string_view where, std::vector<float>& out);
+
 // An HDF5 file built in memory (the core driver, no backing store), named
 // `name` in messages; `increment`: bytes by which its image grows.
 Hid create_memory_file(const std::string& name, std::size_t increment = std::size_t{1} << 20);
