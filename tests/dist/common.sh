@@ -13,6 +13,15 @@ TINY=(-c "$SRC/configs/synth_demo.toml" --data "$WORK/data" --set data.train_res
       --set train.batch_size=8 --set run.threads=1 --set train.log_every=1)
 mpirun2() { "$MPIRUN" -np 2 --bind-to none "$@"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
+# Waits (up to $2 s) until the command $1 prints a number >= $3, then kill -9s
+# every process whose command line matches the pattern $4 (all ranks and mpirun).
+kill9_when() {
+  local t=0
+  until [ "$(eval "$1" 2>/dev/null)" -ge "$3" ]; do
+    sleep 0.1; t=$((t + 1)); [ $t -lt $(($2 * 10)) ] || die "'$1' did not reach $3 within $2 s"
+  done
+  for pid in $(pgrep -f "$4"); do kill -9 "$pid" 2>/dev/null || true; done
+}
 # Waits (up to $2 s) until metrics file $1 has a line for step >= $3.
 wait_for_step() {
   local t=0

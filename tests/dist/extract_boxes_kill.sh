@@ -12,11 +12,7 @@ EXTRACT=(extract-boxes "${TINY[@]}" --ckpt "$WORK/run" --threshold 0.9 --set dat
 
 mpirun2 "$C2AM" "${EXTRACT[@]}" -o "$WORK/cut" > "$WORK/cut.log" 2>&1 &
 job=$!
-t=0
-until [ "$(cat "$WORK"/cut/parts/boxes-rank*.jsonl 2>/dev/null | wc -l)" -ge 12 ]; do
-  sleep 0.1; t=$((t + 1)); [ $t -lt 600 ] || die "no boxes after 60 s"
-done
-for pid in $(pgrep -f "c2am extract-boxes .*$WORK/cut"); do kill -9 "$pid" 2>/dev/null || true; done
+kill9_when "cat \"$WORK\"/cut/parts/boxes-rank*.jsonl | wc -l" 60 12 "c2am extract-boxes .*$WORK/cut"
 wait "$job" 2>/dev/null || true
 done_lines=$(cat "$WORK"/cut/parts/boxes-rank*.jsonl | wc -l)
 echo "killed with $done_lines boxes written"

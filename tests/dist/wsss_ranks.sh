@@ -4,17 +4,10 @@
 # (maps.h5 values, PNGs, CAM files); infer-maps killed with kill -9 mid-run on
 # 2 ranks and rerun on 1 process ends with the uninterrupted run's outputs; a
 # rerun on a finished folder computes nothing; other settings need --force.
-set -euo pipefail
-MPIRUN=$1 C2AM=$2 SRC=$3 WORK=$4
-PY=/usr/bin/python3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-die() { echo "FAIL: $*" >&2; exit 1; }
-mpirun2() { "$MPIRUN" -np 2 --bind-to none "$@"; }
-rm -rf "$WORK"
-mkdir -p "$WORK"
-"$C2AM" synth voc "$WORK/raw" --train 70 --test 4 --classes 4 --min-size 64 --max-size 112 --seed 2 >/dev/null 2>&1
-"$C2AM" pack "$WORK/raw" -o "$WORK/data/train" --layout voc --split train >/dev/null 2>&1
-TINY=(-c "$SRC/configs/synth_voc.toml" --data "$WORK/data" --set data.train_resize=72 --set data.train_crop=64
+source "$(dirname "$0")/common.sh"  # arguments, die, mpirun2, kill9_when (its CUB set is not used here)
+"$C2AM" synth voc "$WORK/voc_raw" --train 70 --test 4 --classes 4 --min-size 64 --max-size 112 --seed 2 >/dev/null 2>&1
+"$C2AM" pack "$WORK/voc_raw" -o "$WORK/voc_data/train" --layout voc --split train >/dev/null 2>&1
+TINY=(-c "$SRC/configs/synth_voc.toml" --data "$WORK/voc_data" --set data.train_resize=72 --set data.train_crop=64
       --set train.batch_size=8 --set run.threads=1 --set "wsss.scales=[0.5, 1.0]")
 "$C2AM" train "${TINY[@]}" --set train.max_steps=4 -o "$WORK/c2am" > "$WORK/train.log" 2>&1 ||
   { cat "$WORK/train.log"; die "training C2AM"; }
@@ -47,7 +40,7 @@ for f in "$WORK"/cues1/*.png; do cmp "$f" "$WORK/cues2/$(basename "$f")" || die 
 CAMS=(infer-cams "${TINY[@]}" --ckpt "$WORK/cls")
 "$C2AM" "${CAMS[@]}" -o "$WORK/cams1" > "$WORK/cams1.log" 2>&1 || { cat "$WORK/cams1.log"; die "infer-cams, 1 process"; }
 mpirun2 "$C2AM" "${CAMS[@]}" -o "$WORK/cams2" > "$WORK/cams2.log" 2>&1 || { cat "$WORK/cams2.log"; die "infer-cams, 2 ranks"; }
-"$PY" - "$WORK/cams1" "$WORK/cams2" "$WORK/raw" <<'PY' || die "CAM files differ between 1 process and 2 ranks"
+"$PY" - "$WORK/cams1" "$WORK/cams2" "$WORK/voc_raw" <<'PY' || die "CAM files differ between 1 process and 2 ranks"
 import sys, glob, os, h5py, numpy as np
 from PIL import Image
 files = sorted(glob.glob(sys.argv[1] + "/*.h5"))
@@ -64,11 +57,7 @@ PY
 # kill -9 on 2 ranks mid-run, then resume on 1 process.
 mpirun2 "$C2AM" "${MAPS[@]}" -o "$WORK/cut" > "$WORK/cut.log" 2>&1 &
 job=$!
-t=0
-until [ "$(ls "$WORK"/cut/parts/chunk-*.done 2>/dev/null | wc -l)" -ge 1 ]; do
-  sleep 0.1; t=$((t + 1)); [ $t -lt 1200 ] || die "no chunk done after 120 s"
-done
-for pid in $(pgrep -f "c2am infer-maps .*$WORK/cut"); do kill -9 "$pid" 2>/dev/null || true; done
+kill9_when "ls \"$WORK\"/cut/parts/chunk-*.done | wc -l" 120 1 "c2am infer-maps .*$WORK/cut"
 wait "$job" 2>/dev/null || true
 done_chunks=$(ls "$WORK"/cut/parts/chunk-*.done | wc -l)
 echo "killed with $done_chunks of 5 chunks done"
