@@ -23,7 +23,7 @@ namespace {
 
 struct BlobMap {
   std::vector<float> values;
-  c2am::data::Box gt;  // the bounding box of the strongest blob at 2 sigma
+  c2am::image::Box gt;  // the bounding box of the strongest blob at 2 sigma
 };
 
 BlobMap blob_map(int size, std::mt19937_64& rng) {
@@ -38,7 +38,7 @@ BlobMap blob_map(int size, std::mt19937_64& rng) {
     const double w = 0.3 + 0.7 * u(rng);
     if (w > strongest) {
       strongest = w;
-      out.gt = c2am::data::Box{static_cast<float>(std::max(0.0, cx - 2 * sx)), static_cast<float>(std::max(0.0, cy - 2 * sy)),
+      out.gt = c2am::image::Box{static_cast<float>(std::max(0.0, cx - 2 * sx)), static_cast<float>(std::max(0.0, cy - 2 * sy)),
                                static_cast<float>(std::min<double>(size, cx + 2 * sx)),
                                static_cast<float>(std::min<double>(size, cy + 2 * sy))};
     }

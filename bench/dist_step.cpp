@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dist/autograd_ops.h"
-#include "dist/communicator.h"
-#include "dist/context.h"
-#include "dist/grad_sync.h"
+#include "comm/autograd_ops.h"
+#include "comm/communicator.h"
+#include "comm/context.h"
+#include "comm/grad_sync.h"
 #include "loss/contrastive_loss.h"
 #include "model/c2am_net.h"
 #include "train/optimizer.h"
@@ -51,10 +51,10 @@ int main(int argc, char** argv) {
   app.add_option("--bucket-mb", bucket_mb)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  const c2am::dist::Context& ctx = c2am::dist::init();
+  const c2am::comm::Context& ctx = c2am::comm::init();
   c2am::config::DistConfig dc;
   dc.bucket_mb = bucket_mb;
-  auto comm = c2am::dist::make_communicator(ctx, dc, torch::Device(torch::kCPU));
+  auto comm = c2am::comm::make_communicator(ctx, dc, torch::Device(torch::kCPU));
   const int world = comm->world();
   torch::set_num_threads(threads);
   torch::manual_seed(0);
@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
   net->train();
   c2am::config::TrainConfig tc;
   c2am::train::Sgd sgd(*net, tc);
-  std::unique_ptr<c2am::dist::GradSync> sync;
-  if (world > 1) sync = std::make_unique<c2am::dist::GradSync>(*comm, net->named_parameters().pairs(), bucket_mb);
+  std::unique_ptr<c2am::comm::GradSync> sync;
+  if (world > 1) sync = std::make_unique<c2am::comm::GradSync>(*comm, net->named_parameters().pairs(), bucket_mb);
   torch::manual_seed(1 + static_cast<uint64_t>(ctx.rank));
   const torch::Tensor images = torch::randn({batch, 3, size, size});
 
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     } else {
       const auto tg = Clock::now();
       const int64_t c = out.v_f.size(1);
-      const torch::Tensor all = c2am::dist::gather_rows(*comm, torch::cat({out.v_f, out.v_b}, 1));
+      const torch::Tensor all = c2am::comm::gather_rows(*comm, torch::cat({out.v_f, out.v_b}, 1));
       gather = ms_since(tg);
       loss = c2am::loss::c2am_loss_rows(out.v_f, out.v_b, all.narrow(1, 0, c), all.narrow(1, c, c), 0.05);
     }
@@ -118,5 +118,5 @@ int main(int argc, char** argv) {
   }
   sync.reset();
   comm.reset();
-  return c2am::dist::end_process(0, nullptr);
+  return c2am::comm::end_process(0, nullptr);
 }

@@ -1,5 +1,4 @@
-// Implements: run_ordered (bounded, order-preserving producer pool) and
-// parallel_for.
+// Implements: run_ordered (bounded, order-preserving producer pool).
 #include "data_prep/ordered_pool.h"
 
 #include <algorithm>
@@ -90,29 +89,6 @@ void run_ordered(std::size_t n, int threads, std::size_t window,
     if (s.error) std::rethrow_exception(s.error);
     consume(i, std::move(s.sample));
   }
-}
-
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {
-  std::atomic<std::size_t> next{0};
-  std::mutex mu;
-  std::size_t first_bad = n;
-  std::exception_ptr error;
-  auto work = [&] {
-    for (std::size_t i = next++; i < n; i = next++) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (i < first_bad) first_bad = i, error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  const std::size_t count = std::min<std::size_t>(std::max(threads, 1), std::max<std::size_t>(n, 1));
-  for (std::size_t t = 1; t < count; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace c2am::data_prep

@@ -20,8 +20,4 @@ void run_ordered(std::size_t n, int threads, std::size_t window,
                  const std::function<data::PackedSample(std::size_t)>& produce,
                  const std::function<void(std::size_t, data::PackedSample&&)>& consume);
 
-// Calls fn(i) for every i in [0, n) on `threads` threads; rethrows the
-// exception of the lowest failing index.
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn);
-
 }  // namespace c2am::data_prep

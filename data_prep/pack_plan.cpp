@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/shards.h"
-#include "data_prep/ordered_pool.h"
+#include "util/threads.h"
 #include "util/error.h"
 
 namespace c2am::data_prep {
@@ -54,7 +54,7 @@ std::string pack_options_json(const PackOptions& o) {
 std::string compute_plan_id(const PackOptions& o, const SourceListing& listing, int threads) {
   const auto& records = listing.records;
   std::vector<FileStamp> images(records.size()), masks(records.size());
-  parallel_for(records.size(), threads, [&](std::size_t i) {
+  util::parallel_for(records.size(), threads, [&](std::size_t i) {
     images[i] = stamp(records[i].path);
     if (!records[i].mask_path.empty()) masks[i] = stamp(records[i].mask_path);
   });
@@ -65,7 +65,7 @@ std::string compute_plan_id(const PackOptions& o, const SourceListing& listing, 
   for (std::size_t i = 0; i < records.size(); ++i) {
     const SourceRecord& r = records[i];
     std::string line = fmt::format("{}\t{}\t{}\t{}", r.name, images[i].size, images[i].mtime_ns, r.label);
-    for (const data::Box& b : r.boxes) line += fmt::format("\t{} {} {} {}", b.x0, b.y0, b.x1, b.y1);
+    for (const image::Box& b : r.boxes) line += fmt::format("\t{} {} {} {}", b.x0, b.y0, b.x1, b.y1);
     if (!r.mask_path.empty()) {
       const std::filesystem::path m(r.mask_path);
       line += fmt::format("\tmask {}/{} {} {}", m.parent_path().filename().string(), m.filename().string(),

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "data/jpeg.h"
-#include "data/png.h"
-#include "data/resize.h"
+#include "image/jpeg.h"
+#include "image/png.h"
+#include "image/resize.h"
 #include "data_prep/image_header.h"
 #include "util/error.h"
 
@@ -58,12 +58,12 @@ data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o)
   }
 
   // Re-encoding: every image is decoded (so a corrupt file fails here, naming it).
-  const data::Image img = data::decode_jpeg(s.bytes.data(), s.bytes.size(), r.path);
+  const image::Image img = image::decode_jpeg(s.bytes.data(), s.bytes.size(), r.path);
   s.width = img.width;
   s.height = img.height;
-  data::Image mask;
+  image::Image mask;
   if (!s.mask.empty()) {
-    mask = data::decode_png(s.mask.data(), s.mask.size(), r.mask_path);
+    mask = image::decode_png(s.mask.data(), s.mask.size(), r.mask_path);
     if (mask.channels != 1)
       throw Error(fmt::format("{}: a mask must be a palette or grey PNG of class indices", r.mask_path));
     check_mask_size(r, mask.width, mask.height, img.width, img.height);
@@ -74,11 +74,11 @@ data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o)
   const double scale = static_cast<double>(o.reencode_max_side) / longer;
   const int w = std::max(1, static_cast<int>(std::lround(img.width * scale)));
   const int h = std::max(1, static_cast<int>(std::lround(img.height * scale)));
-  s.bytes = data::encode_jpeg(data::resize_bilinear(img, w, h), o.jpeg_quality);
+  s.bytes = image::encode_jpeg(image::resize_bilinear(img, w, h), o.jpeg_quality);
   const float sx = static_cast<float>(w) / img.width, sy = static_cast<float>(h) / img.height;
-  for (data::Box& b : s.boxes) b = data::Box{b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy};
+  for (image::Box& b : s.boxes) b = image::Box{b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy};
   if (!s.mask.empty()) {
-    const std::string png = data::encode_png(data::resize_nearest(mask, w, h), r.mask_path);
+    const std::string png = image::encode_png(image::resize_nearest(mask, w, h), r.mask_path);
     s.mask.assign(png.begin(), png.end());
   }
   s.width = w;

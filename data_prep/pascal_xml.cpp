@@ -191,7 +191,7 @@ std::vector<XmlObject> parse_pascal_objects(const std::string& text, const std::
     x.name = trim(name->text);
     const Element* b = o.child("bndbox");
     if (b == nullptr) throw Error(fmt::format("{}:{}: <object> has no <bndbox>", path, o.line));
-    x.box = data::Box{number(*b, "xmin", path), number(*b, "ymin", path), number(*b, "xmax", path),
+    x.box = image::Box{number(*b, "xmin", path), number(*b, "ymin", path), number(*b, "xmax", path),
                       number(*b, "ymax", path)};
     if (x.box.x1 < x.box.x0 || x.box.y1 < x.box.y0)
       throw Error(fmt::format("{}:{}: box ({}, {}, {}, {}) has max < min", path, b->line, x.box.x0, x.box.y0,

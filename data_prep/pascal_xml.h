@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 
 namespace c2am::data_prep {
 
 // One <object>: its <name> and <bndbox> values exactly as written in the file.
 struct XmlObject {
   std::string name;
-  data::Box box;  // xmin, ymin, xmax, ymax
+  image::Box box;  // xmin, ymin, xmax, ymax
   int line = 0;   // of the <object> tag
 };
 

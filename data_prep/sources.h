@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 
 namespace c2am::data_prep {
 
@@ -14,7 +14,7 @@ struct SourceRecord {
   std::string name;              // path relative to the source root, '/'-separated (unique in the split)
   std::string path;              // the file to read
   int label = -1;                // 0-based class, -1 = none
-  std::vector<data::Box> boxes;  // in the original image's pixels; may be empty
+  std::vector<image::Box> boxes;  // in the original image's pixels; may be empty
   std::string mask_path;         // VOC class-index PNG; empty when none
 };
 

@@ -74,7 +74,7 @@ std::vector<SourceRecord> scan_train(const std::string& root, const Synsets& syn
 }
 
 struct ValEntry {
-  std::vector<data::Box> boxes;
+  std::vector<image::Box> boxes;
   int label = -1;
 };
 
@@ -106,7 +106,7 @@ std::unordered_map<std::string, ValEntry> read_val_csv(const std::string& path, 
         if (end != s.c_str() + s.size())
           throw Error(fmt::format("{}:{}: box value '{}' is not a number", path, l.number, s));
       }
-      e.boxes.push_back(data::Box{v[0], v[1], v[2], v[3]});
+      e.boxes.push_back(image::Box{v[0], v[1], v[2], v[3]});
     }
     if (!out.emplace(id, std::move(e)).second)
       throw Error(fmt::format("{}:{}: image '{}' appears again", path, l.number, id));

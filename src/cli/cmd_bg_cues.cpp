@@ -3,8 +3,8 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
-#include "dist/communicator.h"
-#include "dist/context.h"
+#include "comm/communicator.h"
+#include "comm/context.h"
 #include "util/log.h"
 #include "wsss/bg_cues.h"
 
@@ -38,25 +38,23 @@ void add_bg_cues(CLI::App& app, Action* action) {
       "runs/wsss/cues");
   cmd->callback([a, action] {
     *action = [a] {
-      const config::Config cfg = resolve_config(a->cfg);
-      const dist::Context& ctx = dist::context();
-      util::Logger log(ctx.rank, ctx.world);
-      const auto comm = dist::make_communicator(ctx, cfg.dist, torch::kCPU);
-      const wsss::BgCuesResult r = wsss::bg_cues(cfg, a->opts, *comm, log);
-      if (ctx.rank != 0) return 0;
-      fmt::print("maps            {}\n", r.maps_source);
-      fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed,
-                 r.processed, ctx.world);
-      if (r.processed > 0) {
-        fmt::print(
-            "foreground      {:.1f}% of pixels after the threshold, {:.1f}% after the CRF (rank 0's "
-            "images)\n",
-            100 * r.foreground_before, 100 * r.foreground_after);
-      }
-      fmt::print("speed           {:.2f} images/s ({:.1f} s)\n",
-                 r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0, r.seconds);
-      fmt::print("cues            {}\n", a->opts.out_dir);
-      return 0;
+      return run_job(a->cfg, [a](Job& job) {
+        const wsss::BgCuesResult r = wsss::bg_cues(job.cfg, a->opts, *job.comm, job.log);
+        if (!job.root()) return 0;
+        fmt::print("maps            {}\n", r.maps_source);
+        fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed,
+                   r.processed, job.ctx.world);
+        if (r.processed > 0) {
+          fmt::print(
+              "foreground      {:.1f}% of pixels after the threshold, {:.1f}% after the CRF (rank 0's "
+              "images)\n",
+              100 * r.foreground_before, 100 * r.foreground_after);
+        }
+        fmt::print("speed           {:.2f} images/s ({:.1f} s)\n",
+                   r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0, r.seconds);
+        fmt::print("cues            {}\n", a->opts.out_dir);
+        return 0;
+      });
     };
   });
 }

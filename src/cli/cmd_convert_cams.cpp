@@ -4,14 +4,14 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
-#include "data_prep/convert_cams.h"
+#include "cams/convert_cams.h"
 #include "util/error.h"
 #include "util/log.h"
 
 namespace c2am::cli {
 
 void add_convert_cams(CLI::App& app, Action* action) {
-  auto* o = new data_prep::ConvertCamsOptions();
+  auto* o = new cams::ConvertCamsOptions();
   CLI::App* cmd = app.add_subcommand(
       "convert-cams",
       "convert per-image CAM .npy files (IRN, PuzzleCAM, C²AM code) into c2am CAM files (resumable)");
@@ -42,7 +42,7 @@ void add_convert_cams(CLI::App& app, Action* action) {
   cmd->callback([o, action] {
     *action = [o] {
       const util::Logger log;
-      const data_prep::ConvertCamsResult r = data_prep::convert_cams(*o, log);
+      const cams::ConvertCamsResult r = cams::convert_cams(*o, log);
       fmt::print(
           "{}: {} converted, {} skipped (already converted), {} failed, in {:.1f} s ({:.1f} images/s){}\n",
           o->out, r.converted, r.skipped, r.failed, r.seconds,

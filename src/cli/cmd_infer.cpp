@@ -4,8 +4,8 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
-#include "dist/communicator.h"
-#include "dist/context.h"
+#include "comm/communicator.h"
+#include "comm/context.h"
 #include "util/log.h"
 #include "wsss/infer.h"
 
@@ -19,7 +19,7 @@ struct InferArgs {
   std::string format = "both";
 };
 
-using InferFn = wsss::InferResult (*)(const config::Config&, const wsss::InferOptions&, dist::Communicator&,
+using InferFn = wsss::InferResult (*)(const config::Config&, const wsss::InferOptions&, comm::Communicator&,
                                       const util::Logger&);
 
 void add_infer_command(CLI::App& app, Action* action, const std::string& name, const std::string& about,
@@ -49,26 +49,23 @@ void add_infer_command(CLI::App& app, Action* action, const std::string& name, c
               "Formats: docs/wsss.md.");
   cmd->callback([a, action, run, name] {
     *action = [a, run, name] {
-      const config::Config cfg = resolve_config(a->cfg);
-      a->opts.png = a->format != "h5";
-      a->opts.h5 = a->format != "png";
-      const dist::Context& ctx = dist::context();
-      util::Logger log(ctx.rank, ctx.world);
-      a->opts.local_rank = ctx.local_rank;
-      const auto comm =
-          dist::make_communicator(ctx, cfg.dist, torch::kCPU);  // control only: counts and barriers
-      const wsss::InferResult r = run(cfg, a->opts, *comm, log);
-      if (ctx.rank != 0) return 0;
-      fmt::print("checkpoint      {}{}\n", r.checkpoint,
-                 name == "infer-maps"
-                     ? fmt::format(" (polarity {})", r.polarity == 1 ? "negative" : "positive")
-                     : "");
-      fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed,
-                 r.processed, ctx.world);
-      fmt::print("speed           {:.2f} images/s ({:.1f} s)\n",
-                 r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0, r.seconds);
-      fmt::print("output          {}\n", a->opts.out_dir);
-      return 0;
+      return run_job(a->cfg, [a, run, name](Job& job) {
+        a->opts.png = a->format != "h5";
+        a->opts.h5 = a->format != "png";
+        a->opts.local_rank = job.ctx.local_rank;
+        const wsss::InferResult r = run(job.cfg, a->opts, *job.comm, job.log);  // comm: counts and barriers
+        if (!job.root()) return 0;
+        fmt::print("checkpoint      {}{}\n", r.checkpoint,
+                   name == "infer-maps"
+                       ? fmt::format(" (polarity {})", r.polarity == 1 ? "negative" : "positive")
+                       : "");
+        fmt::print("images          {} ({} resumed, {} computed now, {} ranks)\n", r.total, r.resumed,
+                   r.processed, job.ctx.world);
+        fmt::print("speed           {:.2f} images/s ({:.1f} s)\n",
+                   r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0, r.seconds);
+        fmt::print("output          {}\n", a->opts.out_dir);
+        return 0;
+      });
     };
   });
 }

@@ -3,13 +3,13 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
-#include "data/synth.h"
+#include "synth/synth.h"
 
 namespace c2am::cli {
 
 namespace {
 struct SynthArgs {
-  data::synth::SynthOptions opts;
+  synth::SynthOptions opts;
   std::string out;
 };
 }  // namespace
@@ -35,7 +35,7 @@ void add_synth(CLI::App& app, Action* action) {
   cmd->footer("Example: c2am synth cub runs/demo/data --train 800 --test 200 --seed 1");
   cmd->callback([a, action] {
     *action = [a] {
-      const data::synth::SynthSummary s = data::synth::generate(a->opts, a->out);
+      const synth::SynthSummary s = synth::generate(a->opts, a->out);
       fmt::print("{}: {} layout, {} train + {} test images, {} classes, {} objects\n", s.root, s.layout,
                  s.num_train, s.num_test, s.num_classes, s.num_objects);
       return 0;

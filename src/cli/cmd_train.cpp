@@ -4,9 +4,12 @@
 // saliency network on background cues): one trainer (train/trainer.h).
 #include <fmt/core.h>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
-#include "dist/context.h"
+#include "comm/context.h"
 #include "eval/wsol_eval_net.h"
+#include "model/network.h"
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -27,6 +30,35 @@ constexpr const char* kTrainFooter =
 
 void add_train_command(CLI::App& app, Action* action, const std::string& name, const std::string& about,
                        const std::string& kind, const std::string& examples);
+}  // namespace
+
+namespace {
+
+// Evaluation after epochs during training (eval.every_epochs): WSOL metrics
+// of the network in memory, logged and appended to metrics.jsonl.
+train::EpochEvalHook periodic_eval(const config::Config& cfg, util::Logger& log) {
+  return [&cfg, &log](model::Network& network, const checkpoint::EvalKeys& keys, int64_t epoch,
+                      const std::string& checkpoint, comm::Communicator& comm) {
+    model::C2amNetImpl& net = model::C2amNetwork::of(network, "periodic evaluation's network").c2am();
+    eval::WsolEvalOptions opts;
+    opts.checkpoint = checkpoint;
+    opts.out_dir = fmt::format("{}/eval/epoch-{:03d}", cfg.run.out, epoch);
+    opts.heatmaps = cfg.eval.heatmaps;
+    const int polarity = keys.polarity < 0 ? 0 : keys.polarity;
+    const eval::WsolEvalResult r = eval::evaluate_wsol_net(net, polarity, cfg, opts, comm, log);
+    log.info("eval after epoch {}: CorLoc {:.2f}% (tau {:.2f}), MaxBoxAccV2 {:.2f}% -> {}", epoch,
+             r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, opts.out_dir);
+    const nlohmann::ordered_json line = {{"kind", "eval"},
+                                         {"epoch", epoch},
+                                         {"corloc", r.corloc.best_accuracy},
+                                         {"best_threshold", r.corloc.best_threshold},
+                                         {"max_box_acc_v2", r.maxboxacc.max_box_acc_v2},
+                                         {"centre_box", r.centre_baseline},
+                                         {"images", r.corloc.total}};
+    log.metric(line.dump());
+  };
+}
+
 }  // namespace
 
 void add_train(CLI::App& app, Action* action) {
@@ -68,30 +100,18 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
       ConfigOptions options = args->cfg;
       if (!args->kind.empty()) options.overrides.push_back("model.kind=" + args->kind);
       if (!args->cues.empty()) options.overrides.push_back("data.cues=" + args->cues);
-      const config::Config cfg = resolve_config(options);
-      const dist::Context& ctx = dist::context();
-      util::Logger log(ctx.rank, ctx.world);
-      util::Logger& mlog = log;
-      auto evaluate = [&cfg, &mlog](model::C2amNetImpl& net, int polarity, int64_t epoch,
-                                    const std::string& checkpoint, dist::Communicator& comm) {
-        eval::WsolEvalOptions opts;
-        opts.checkpoint = checkpoint;
-        opts.out_dir = fmt::format("{}/eval/epoch-{:03d}", cfg.run.out, epoch);
-        opts.heatmaps = cfg.eval.heatmaps;
-        const eval::WsolEvalResult r = eval::evaluate_wsol_net(net, polarity, cfg, opts, comm, mlog);
-        mlog.info("eval after epoch {}: CorLoc {:.2f}% (tau {:.2f}), MaxBoxAccV2 {:.2f}% -> {}", epoch,
-                  r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, opts.out_dir);
-        mlog.metric(fmt::format(
-            R"({{"kind":"eval","epoch":{},"corloc":{},"best_threshold":{},"max_box_acc_v2":{},"centre_box":{},"images":{}}})",
-            epoch, r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2,
-            r.centre_baseline, r.corloc.total));
-      };
-      const train::TrainResult r = train::train(cfg, ctx, args->resume, log, evaluate);
-      if (ctx.rank == 0) {
-        fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained", r.steps,
-                   r.checkpoint);
-      }
-      return r.preempted ? kExitPreempted : kExitOk;
+      return run_job(
+          options,
+          [args](Job& job) {
+            const train::TrainResult r =
+                train::train(job.cfg, job.ctx, args->resume, job.log, periodic_eval(job.cfg, job.log));
+            if (job.root()) {
+              fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained",
+                         r.steps, r.checkpoint);
+            }
+            return r.preempted ? kExitPreempted : kExitOk;
+          },
+          /*with_comm=*/false);
     };
   });
 }

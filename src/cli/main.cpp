@@ -1,7 +1,7 @@
 // Implements: the `c2am` executable: one binary, git-style subcommands.
 // Catches every error, reports it and exits with the documented status
 // (0 ok, 2 usage/config, 1 other failures, 75 preempted); under an MPI
-// launcher an error on one rank ends every rank (dist::end_process).
+// launcher an error on one rank ends every rank (comm::end_process).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "dist/context.h"
+#include "comm/context.h"
 #include "util/error.h"
 
 #ifndef C2AM_VERSION
@@ -46,7 +46,7 @@ int run(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? c2am::kExitOk : c2am::kExitUsage;
   }
-  const c2am::dist::Context& ctx = c2am::dist::init();
+  const c2am::comm::Context& ctx = c2am::comm::init();
   const std::string command = app.get_subcommands().front()->get_name();
   // The commands that split their work over ranks; the others would repeat it.
   const std::vector<std::string> distributed = {"train",     "train-classifier", "train-saliency", "eval-wsol",
@@ -62,10 +62,10 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
-    return c2am::dist::end_process(run(argc, argv), nullptr);
+    return c2am::comm::end_process(run(argc, argv), nullptr);
   } catch (const c2am::UsageError& e) {
-    return c2am::dist::end_process(c2am::kExitUsage, e.what());
+    return c2am::comm::end_process(c2am::kExitUsage, e.what());
   } catch (const std::exception& e) {
-    return c2am::dist::end_process(c2am::kExitFailure, e.what());
+    return c2am::comm::end_process(c2am::kExitFailure, e.what());
   }
 }

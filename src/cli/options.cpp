@@ -1,4 +1,5 @@
-// Implements: the option spellings shared by every config-driven command.
+// Implements: the option spellings shared by every config-driven command,
+// and the start of a command run on every rank (run_job).
 #include "cli/commands.h"
 
 namespace c2am::cli {
@@ -19,6 +20,12 @@ config::Config resolve_config(const ConfigOptions& opts) {
   if (!opts.out.empty()) overrides.push_back("run.out=" + opts.out);
   if (opts.threads > 0) overrides.push_back("run.threads=" + std::to_string(opts.threads));
   return config::load(opts.files, overrides);
+}
+
+int run_job(const ConfigOptions& opts, const std::function<int(Job&)>& body, bool with_comm) {
+  Job job(resolve_config(opts), comm::context());
+  if (with_comm) job.comm = comm::make_communicator(job.ctx, job.cfg.dist, torch::kCPU);
+  return body(job);
 }
 
 }  // namespace c2am::cli

@@ -154,7 +154,7 @@ std::vector<CubRecord> read_cub(const std::string& root) {
                 h = parse_float(boxes, b, b.tokens[4], "height");
     if (w < 0 || h < 0 || x < 0 || y < 0)
       boxes.fail(b.number, fmt::format("negative box value for image id {}", id));
-    r.boxes.push_back(Box{x, y, x + w, y + h});
+    r.boxes.push_back(image::Box{x, y, x + w, y + h});
 
     const Line& s = split.lines[split_ids.at(id)];
     const int train = parse_int(split, s, s.tokens[1], "is_training_image");

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 
 namespace c2am::data {
 
@@ -14,7 +14,7 @@ struct CubRecord {
   std::string rel_path;  // as in images.txt: relative to <root>/images/
   int label = 0;         // 0-based class (image_class_labels.txt value minus 1)
   bool is_train = false;
-  std::vector<Box> boxes;  // CUB has one per image: (x, y, x + w, y + h)
+  std::vector<image::Box> boxes;  // CUB has one per image: (x, y, x + w, y + h)
 };
 
 // Parses and cross-checks the five files under `root`; records sorted by id.

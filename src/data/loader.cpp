@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "data/cub_layout.h"
-#include "data/jpeg.h"
-#include "data/png.h"
-#include "data/resize.h"
+#include "image/jpeg.h"
+#include "image/png.h"
+#include "image/resize.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/threads.h"
@@ -127,14 +127,14 @@ std::string Dataset::where(const Sample& s) const {
   return s.path;
 }
 
-Image Dataset::mask(const Sample& s) const {
+image::Image Dataset::mask(const Sample& s) const {
   const std::vector<std::uint8_t> bytes =
       s.shard >= 0 ? shards[static_cast<size_t>(s.shard)]->mask_bytes(s.index) : std::vector<std::uint8_t>{};
   if (bytes.empty()) {
     throw UsageError(
         fmt::format("{} has no segmentation mask (pack a VOC split: c2am pack --layout voc)", where(s)));
   }
-  const Image m = decode_png(bytes.data(), bytes.size(), where(s) + " mask");
+  const image::Image m = image::decode_png(bytes.data(), bytes.size(), where(s) + " mask");
   if (m.channels != 1) throw Error(fmt::format("{}: the mask is not a 1-channel label map", where(s)));
   return m;
 }
@@ -148,13 +148,13 @@ MaskSource packed_masks() {
 MaskSource png_folder_masks(const std::string& dir) {
   return [dir](const Dataset&, const Sample& s) {
     const std::string path = (std::filesystem::path(dir) / (sample_stem(s) + ".png")).string();
-    Image m = read_png(path);
+    image::Image m = image::read_png(path);
     if (m.channels != 1) throw Error(fmt::format("'{}' is not a 1-channel PNG (expected a label map)", path));
     return m;
   };
 }
 
-void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
+void normalise_chw(const image::Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
                    float* dst) {
   const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
   for (int c = 0; c < 3; ++c) {
@@ -174,13 +174,13 @@ Transform test_transform(const config::DataConfig& cfg) {
 
 int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
 
-Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t) {
+image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t) {
   const float sx = static_cast<float>(t.resize) / static_cast<float>(orig_w);
   const float sy = static_cast<float>(t.resize) / static_cast<float>(orig_h);
   const float off = static_cast<float>(centre_offset(t.resize, t.crop));
   const float lim = static_cast<float>(t.crop);
   auto clip = [lim](float v) { return std::min(std::max(v, 0.0f), lim); };
-  return Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off),
+  return image::Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off),
              clip(box.y1 * sy - off)};
 }
 
@@ -270,11 +270,11 @@ Batch Loader::load(int64_t batch_index) const {
   auto work = [&](int64_t i) {
     const int64_t id = order_[static_cast<size_t>(begin + i)];
     const Sample& s = dataset_.samples[static_cast<size_t>(id)];
-    Image img;
+    image::Image img;
     std::array<int, 2> stored{};
     try {
       const std::vector<std::uint8_t> bytes = dataset_.bytes(s);
-      img = decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored);
+      img = image::decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored);
     } catch (const Error& e) {
       if (!options_.skip_bad) throw;
       ok[static_cast<size_t>(i)] = 0;
@@ -284,7 +284,7 @@ Batch Loader::load(int64_t batch_index) const {
     batch.sample_ids[static_cast<size_t>(i)] = id;
     // The stored image's size (boxes are in its pixels), not the DCT-scaled decode's.
     batch.original_sizes[static_cast<size_t>(i)] = stored;
-    img = resize_bilinear(img, transform_.resize, transform_.resize);
+    img = image::resize_bilinear(img, transform_.resize, transform_.resize);
     int x = 0, y = 0;
     bool flip = false;
     if (transform_.train) {
@@ -295,11 +295,11 @@ Batch Loader::load(int64_t batch_index) const {
     } else {
       x = y = centre_offset(transform_.resize, crop);
     }
-    img = data::crop(img, x, y, crop, crop);
-    if (flip) img = hflip(img);
+    img = image::crop(img, x, y, crop, crop);
+    if (flip) img = image::hflip(img);
     normalise_chw(img, transform_.mean, transform_.std, out + i * 3 * crop * crop);
     if (options_.targets != TargetKind::kNone) {
-      Image m = options_.masks(dataset_, s);
+      image::Image m = options_.masks(dataset_, s);
       if (m.width != stored[0] || m.height != stored[1]) {
         throw Error(fmt::format("{}: its label map is {}x{} but the image is {}x{}", dataset_.where(s),
                                 m.width, m.height, stored[0], stored[1]));
@@ -310,8 +310,8 @@ Batch Loader::load(int64_t batch_index) const {
           if (v >= 1 && v <= options_.num_classes) t[v - 1] = 1.0f;
         }
       } else {
-        m = data::crop(resize_nearest(m, transform_.resize, transform_.resize), x, y, crop, crop);
-        if (flip) m = hflip(m);
+        m = image::crop(image::resize_nearest(m, transform_.resize, transform_.resize), x, y, crop, crop);
+        if (flip) m = image::hflip(m);
         std::copy(m.pixels.begin(), m.pixels.end(), batch.targets.data_ptr<std::uint8_t>() + i * crop * crop);
       }
     }

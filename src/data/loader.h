@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "data/image.h"
+#include "image/image.h"
 #include "data/shards.h"
 
 namespace c2am::data {
@@ -28,7 +28,7 @@ struct Sample {
   int shard = -1;           // packed: index into Dataset::shards
   std::int64_t index = -1;  // packed: index within the shard
   int label = -1;
-  std::vector<Box> boxes;  // ground truth in the pixels of the stored image (evaluation splits)
+  std::vector<image::Box> boxes;  // ground truth in the pixels of the stored image (evaluation splits)
 };
 
 // The samples of one split and where their bytes live.
@@ -42,7 +42,7 @@ struct Dataset {
   std::string where(const Sample& s) const;
   // The packed class-index mask (VOC), 1 channel at the stored image's size;
   // an error naming the sample when it has none.
-  Image mask(const Sample& s) const;
+  image::Image mask(const Sample& s) const;
 };
 
 // The file stem of a sample's name ("JPEGImages/2007_000032.jpg" -> "2007_000032"):
@@ -69,7 +69,7 @@ Transform test_transform(const config::DataConfig& cfg);
 int centre_offset(int resize, int crop);
 
 // Ground-truth box in the test crop's coordinates (resize then centre crop), clipped.
-Box box_to_crop(const Box& box, int orig_w, int orig_h, const Transform& t);
+image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t);
 
 // What a batch carries besides the images.
 enum class TargetKind {
@@ -80,7 +80,7 @@ enum class TargetKind {
 };
 
 // A sample's label map (1 channel, at the stored image's size).
-using MaskSource = std::function<Image(const Dataset&, const Sample&)>;
+using MaskSource = std::function<image::Image(const Dataset&, const Sample&)>;
 // The dataset's packed masks (Dataset::mask).
 MaskSource packed_masks();
 // `<dir>/<stem>.png` per sample (e.g. background cues, 255 = foreground); errors name the file.
@@ -91,7 +91,7 @@ struct Batch {
   torch::Tensor targets;            // see TargetKind; undefined for kNone
   std::vector<int64_t> sample_ids;  // indices into the sample list
   std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each stored image (before DCT-scaled decoding)
-  std::vector<Image> crops;                        // the un-normalised crops, only when keep_crops
+  std::vector<image::Image> crops;                        // the un-normalised crops, only when keep_crops
   std::vector<std::string> skipped;                // samples dropped under the skip policy, with the reason
 };
 
@@ -112,7 +112,7 @@ struct LoaderOptions {
 
 // Normalises an RGB image into `dst` (3 planes of width x height, CHW):
 // (pixel / 255 - mean[c]) / std[c], the loader's own arithmetic.
-void normalise_chw(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
+void normalise_chw(const image::Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
                    float* dst);
 
 // The global sample order of an epoch (a pure function of seed and epoch).

@@ -10,8 +10,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "data/jpeg.h"
-#include "data/png.h"
+#include "image/jpeg.h"
+#include "image/png.h"
 #include "data/shards.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -165,7 +165,7 @@ bool verify_image(const ShardReader& r, std::int64_t i, bool decode, std::size_t
   if (r.width(i) <= 0 || r.height(i) <= 0) {
     out.push_back(fmt::format("{}: stored size {}x{} is not positive", where, r.width(i), r.height(i)));
   }
-  for (const Box& b : r.boxes(i)) {
+  for (const image::Box& b : r.boxes(i)) {
     if (!std::isfinite(b.x0) || !std::isfinite(b.y0) || !std::isfinite(b.x1) || !std::isfinite(b.y1) ||
         b.x1 < b.x0 || b.y1 < b.y0) {
       out.push_back(fmt::format("{}: box ({}, {}, {}, {}) is not finite or not ordered", where, b.x0, b.y0,
@@ -173,14 +173,14 @@ bool verify_image(const ShardReader& r, std::int64_t i, bool decode, std::size_t
     }
   }
   if (!decode) return false;
-  const Image img = decode_jpeg(bytes.data(), bytes.size(), r.name(i));
+  const image::Image img = image::decode_jpeg(bytes.data(), bytes.size(), r.name(i));
   if (img.width != r.width(i) || img.height != r.height(i)) {
     out.push_back(fmt::format("{}: decodes to {}x{}, the stored size is {}x{}", where, img.width, img.height,
                               r.width(i), r.height(i)));
   }
   const std::vector<std::uint8_t> mask = r.mask_bytes(i);
   if (!mask.empty()) {
-    const Image m = decode_png(mask.data(), mask.size(), r.name(i) + " (mask)");
+    const image::Image m = image::decode_png(mask.data(), mask.size(), r.name(i) + " (mask)");
     if (m.width != img.width || m.height != img.height) {
       out.push_back(
           fmt::format("{}: mask is {}x{}, the image {}x{}", where, m.width, m.height, img.width, img.height));

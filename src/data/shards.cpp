@@ -81,7 +81,7 @@ void ShardWriter::add(const PackedSample& s) {
   st.sizes.push_back(s.width);
   st.sizes.push_back(s.height);
   st.names.push_back(s.name);
-  for (const Box& b : s.boxes) st.boxes.insert(st.boxes.end(), {b.x0, b.y0, b.x1, b.y1});
+  for (const image::Box& b : s.boxes) st.boxes.insert(st.boxes.end(), {b.x0, b.y0, b.x1, b.y1});
   st.box_offsets.push_back(st.boxes.size() / 4);
   st.mask_bytes.insert(st.mask_bytes.end(), s.mask.begin(), s.mask.end());
   st.mask_offsets.push_back(st.mask_bytes.size());
@@ -172,7 +172,7 @@ struct ShardReader::State {
   std::vector<std::uint64_t> offsets, mask_offsets, checksums;
   std::vector<std::int32_t> labels, sizes;
   std::vector<std::string> names;
-  std::vector<std::vector<Box>> boxes;
+  std::vector<std::vector<image::Box>> boxes;
   bool has_masks = false;
 
   void close() {
@@ -263,7 +263,7 @@ void load_shard(ReaderState& st) {
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::uint64_t b = box_offsets[i]; b < box_offsets[i + 1]; ++b) {
       st.boxes[i].push_back(
-          Box{box_data[4 * b], box_data[4 * b + 1], box_data[4 * b + 2], box_data[4 * b + 3]});
+          image::Box{box_data[4 * b], box_data[4 * b + 1], box_data[4 * b + 2], box_data[4 * b + 3]});
     }
   }
   st.has_masks = h5::exists(st.file, f, "/masks");
@@ -326,7 +326,7 @@ const std::string& ShardReader::name(std::int64_t i) const {
 int ShardReader::label(std::int64_t i) const { return state_->labels[checked_index(*state_, i)]; }
 int ShardReader::width(std::int64_t i) const { return state_->sizes[2 * checked_index(*state_, i)]; }
 int ShardReader::height(std::int64_t i) const { return state_->sizes[2 * checked_index(*state_, i) + 1]; }
-const std::vector<Box>& ShardReader::boxes(std::int64_t i) const {
+const std::vector<image::Box>& ShardReader::boxes(std::int64_t i) const {
   return state_->boxes[checked_index(*state_, i)];
 }
 std::uint64_t ShardReader::stored_checksum(std::int64_t i) const {

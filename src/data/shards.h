@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 
 namespace c2am::data {
 
@@ -24,7 +24,7 @@ struct PackedSample {
   int label = -1;                   // 0-based class, -1 = none
   int width = 0, height = 0;        // of the image the bytes decode to
   std::vector<std::uint8_t> bytes;  // encoded image (JPEG or PNG), untouched unless re-encoded
-  std::vector<Box> boxes;           // in the pixels of the packed image; may be empty
+  std::vector<image::Box> boxes;           // in the pixels of the packed image; may be empty
   std::vector<std::uint8_t> mask;   // PNG bytes of a VOC class-index mask; may be empty
 };
 
@@ -69,7 +69,7 @@ class ShardReader {
   int label(std::int64_t i) const;
   int width(std::int64_t i) const;
   int height(std::int64_t i) const;
-  const std::vector<Box>& boxes(std::int64_t i) const;
+  const std::vector<image::Box>& boxes(std::int64_t i) const;
   std::uint64_t stored_checksum(std::int64_t i) const;
   std::vector<std::uint8_t> image_bytes(std::int64_t i) const;  // errors name shard and index
   std::vector<std::uint8_t> mask_bytes(std::int64_t i) const;   // empty when none

@@ -19,8 +19,8 @@ Scale map_to_crop(int map_width, int map_height, int crop_width, int crop_height
   return Scale{static_cast<double>(crop_width) / map_width, static_cast<double>(crop_height) / map_height};
 }
 
-data::Box scale_box(const data::Box& box, const Scale& scale) {
-  return data::Box{static_cast<float>(box.x0 * scale.x), static_cast<float>(box.y0 * scale.y),
+image::Box scale_box(const image::Box& box, const Scale& scale) {
+  return image::Box{static_cast<float>(box.x0 * scale.x), static_cast<float>(box.y0 * scale.y),
                    static_cast<float>(box.x1 * scale.x), static_cast<float>(box.y1 * scale.y)};
 }
 
@@ -49,7 +49,7 @@ int ScoreImage::level_for(double tau) const {
   return static_cast<int>(tau * static_cast<double>(max_value_));
 }
 
-std::vector<data::Box> ScoreImage::boxes_above(int level, const BoxOptions& options) const {
+std::vector<image::Box> ScoreImage::boxes_above(int level, const BoxOptions& options) const {
   // OpenCV does not write through src; the const_cast only satisfies cv::Mat's constructor.
   const cv::Mat src(height_, width_, CV_8UC1, const_cast<std::uint8_t*>(pixels_.data()));
   cv::Mat binary;
@@ -58,7 +58,7 @@ std::vector<data::Box> ScoreImage::boxes_above(int level, const BoxOptions& opti
   std::vector<std::vector<cv::Point>> contours;
   std::vector<cv::Vec4i> hierarchy;
   cv::findContours(binary, contours, hierarchy, cv::RETR_TREE, cv::CHAIN_APPROX_SIMPLE);
-  if (contours.empty()) return {data::Box{}};
+  if (contours.empty()) return {image::Box{}};
 
   auto to_box = [&](const std::vector<cv::Point>& contour) {
     const cv::Rect r = cv::boundingRect(contour);
@@ -68,11 +68,11 @@ std::vector<data::Box> ScoreImage::boxes_above(int level, const BoxOptions& opti
       x1 = std::min(x1, width_ - 1);
       y1 = std::min(y1, height_ - 1);
     }
-    return data::Box{static_cast<float>(r.x), static_cast<float>(r.y), static_cast<float>(x1),
+    return image::Box{static_cast<float>(r.x), static_cast<float>(r.y), static_cast<float>(x1),
                      static_cast<float>(y1)};
   };
 
-  std::vector<data::Box> boxes;
+  std::vector<image::Box> boxes;
   if (options.multi_contour) {
     boxes.reserve(contours.size());
     for (const auto& c : contours) boxes.push_back(to_box(c));
@@ -92,14 +92,14 @@ std::vector<data::Box> ScoreImage::boxes_above(int level, const BoxOptions& opti
   return boxes;
 }
 
-std::vector<data::Box> boxes_at_threshold(const MapView& map, double tau, const BoxOptions& options) {
+std::vector<image::Box> boxes_at_threshold(const MapView& map, double tau, const BoxOptions& options) {
   const ScoreImage image(map);
   return image.boxes_above(image.level_for(tau), options);
 }
 
 namespace {
 
-double iou_with_offset(const data::Box& a, const data::Box& b, double one) {
+double iou_with_offset(const image::Box& a, const image::Box& b, double one) {
   const double ix = std::max(0.0, std::min<double>(a.x1, b.x1) - std::max<double>(a.x0, b.x0) + one);
   const double iy = std::max(0.0, std::min<double>(a.y1, b.y1) - std::max<double>(a.y0, b.y0) + one);
   const double inter = ix * iy;
@@ -111,8 +111,8 @@ double iou_with_offset(const data::Box& a, const data::Box& b, double one) {
 
 }  // namespace
 
-double iou(const data::Box& a, const data::Box& b) { return iou_with_offset(a, b, 0.0); }
+double iou(const image::Box& a, const image::Box& b) { return iou_with_offset(a, b, 0.0); }
 
-double iou_plus1(const data::Box& a, const data::Box& b) { return iou_with_offset(a, b, 1.0); }
+double iou_plus1(const image::Box& a, const image::Box& b) { return iou_with_offset(a, b, 1.0); }
 
 }  // namespace c2am::eval

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 
 namespace c2am::eval {
 
@@ -33,7 +33,7 @@ struct Scale {
 
 // input size / map size per axis (e.g. 448 / 28 = 16).
 Scale map_to_crop(int map_width, int map_height, int crop_width, int crop_height);
-data::Box scale_box(const data::Box& box, const Scale& scale);
+image::Box scale_box(const image::Box& box, const Scale& scale);
 
 // The map as the reference sees it: uint8(map * 255) computed in float32 and
 // truncated, plus its maximum. Built once per map; boxes at any number of
@@ -53,7 +53,7 @@ class ScoreImage {
 
   // Boxes of the region strictly above `level` (cv2.THRESH_BINARY), in map
   // coordinates (x, y, x + w, y + h). No contour: one box (0, 0, 0, 0).
-  std::vector<data::Box> boxes_above(int level, const BoxOptions& options) const;
+  std::vector<image::Box> boxes_above(int level, const BoxOptions& options) const;
 
  private:
   int width_;
@@ -63,14 +63,14 @@ class ScoreImage {
 };
 
 // One-shot form: ScoreImage(map).boxes_above(level_for(tau), options).
-std::vector<data::Box> boxes_at_threshold(const MapView& map, double tau, const BoxOptions& options = {});
+std::vector<image::Box> boxes_at_threshold(const MapView& map, double tau, const BoxOptions& options = {});
 
 // Plain IoU on continuous coordinates (no +1): the reference's CorLoc.
 // A non-positive union gives 0.
-double iou(const data::Box& a, const data::Box& b);
+double iou(const image::Box& a, const image::Box& b);
 
 // IoU with the +1 pixel convention of wsolevaluation (x1, y1 inclusive):
 // areas (x1 - x0 + 1)(y1 - y0 + 1). A non-positive union gives 0.
-double iou_plus1(const data::Box& a, const data::Box& b);
+double iou_plus1(const image::Box& a, const image::Box& b);
 
 }  // namespace c2am::eval

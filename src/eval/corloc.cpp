@@ -19,18 +19,18 @@ std::vector<double> CorLocAccumulator::thresholds() {
   return taus;
 }
 
-double best_iou(const data::Box& box, const std::vector<data::Box>& gt_boxes) {
+double best_iou(const image::Box& box, const std::vector<image::Box>& gt_boxes) {
   double best = 0.0;
   for (const auto& gt : gt_boxes) best = std::max(best, iou(box, gt));
   return best;
 }
 
-std::vector<data::Box> CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
-                                              const std::vector<data::Box>& gt_boxes) {
+std::vector<image::Box> CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
+                                              const std::vector<image::Box>& gt_boxes) {
   const ScoreImage image(map);
   const BoxOptions options{/*multi_contour=*/false, clip_to_last_pixel_};
   const std::vector<double> taus = thresholds();
-  std::vector<data::Box> boxes;
+  std::vector<image::Box> boxes;
   boxes.reserve(taus.size());
   for (double tau : taus)
     boxes.push_back(scale_box(image.boxes_above(image.level_for(tau), options)[0], to_crop));
@@ -38,8 +38,8 @@ std::vector<data::Box> CorLocAccumulator::add(const MapView& map, const Scale& t
   return boxes;
 }
 
-std::vector<bool> CorLocAccumulator::add_boxes(const std::vector<data::Box>& boxes,
-                                               const std::vector<data::Box>& gt_boxes) {
+std::vector<bool> CorLocAccumulator::add_boxes(const std::vector<image::Box>& boxes,
+                                               const std::vector<image::Box>& gt_boxes) {
   if (boxes.size() != correct_.size()) {
     throw Error(fmt::format("CorLoc: {} boxes given, one per threshold ({}) expected", boxes.size(),
                             correct_.size()));
@@ -51,7 +51,7 @@ std::vector<bool> CorLocAccumulator::add_boxes(const std::vector<data::Box>& box
   return hit;
 }
 
-std::vector<bool> corloc_hits(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes) {
+std::vector<bool> corloc_hits(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes) {
   std::vector<bool> hit(boxes.size(), false);
   for (size_t i = 0; i < boxes.size(); ++i) hit[i] = best_iou(boxes[i], gt_boxes) > kCorLocIou;
   return hit;

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 #include "eval/boxes.h"
 
 namespace c2am::eval {
@@ -37,12 +37,12 @@ class CorLocAccumulator {
   // (map_to_crop), `gt_boxes` in crop coordinates. An image without ground
   // truth counts in the total, never as correct.
   // Returns the image's box per tau (crop coordinates).
-  std::vector<data::Box> add(const MapView& map, const Scale& to_crop, const std::vector<data::Box>& gt_boxes);
+  std::vector<image::Box> add(const MapView& map, const Scale& to_crop, const std::vector<image::Box>& gt_boxes);
 
   // One image whose box per tau is already known (crop coordinates), e.g. a
   // precomputed prediction; boxes.size() must be kCorLocThresholds.
   // Returns, per tau, whether the image counted as correct.
-  std::vector<bool> add_boxes(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes);
+  std::vector<bool> add_boxes(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes);
 
   // Throws c2am::Error when the two clip boxes differently.
   void merge(const CorLocAccumulator& other);
@@ -63,9 +63,9 @@ class CorLocAccumulator {
 };
 
 // Per tau, whether the box (crop coordinates) has IoU > 0.5 with a ground-truth box.
-std::vector<bool> corloc_hits(const std::vector<data::Box>& boxes, const std::vector<data::Box>& gt_boxes);
+std::vector<bool> corloc_hits(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes);
 
 // The best plain IoU of `box` against any of `gt_boxes` (0 when none).
-double best_iou(const data::Box& box, const std::vector<data::Box>& gt_boxes);
+double best_iou(const image::Box& box, const std::vector<image::Box>& gt_boxes);
 
 }  // namespace c2am::eval

@@ -19,7 +19,7 @@
 #include "eval/boxes.h"
 #include "model/c2am_net.h"
 #include "model/weights.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/run_signature.h"
@@ -99,14 +99,6 @@ class PartWriter {
   int fd_ = -1;
 };
 
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const auto t = static_cast<std::int64_t>(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02d}m", t / 3600, (t / 60) % 60);
-  if (t >= 60) return fmt::format("{}m{:02d}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
-
 // Rank 0: start over (--force), or check that earlier parts were computed
 // with the same checkpoint, threshold, split and transform.
 void prepare_out_dir(const std::string& out_dir, const nlohmann::json& run, bool force) {
@@ -120,7 +112,7 @@ void prepare_out_dir(const std::string& out_dir, const nlohmann::json& run, bool
 
 }  // namespace
 
-PixelBox crop_box_to_original(const data::Box& crop_box, int orig_w, int orig_h, const data::Transform& t) {
+PixelBox crop_box_to_original(const image::Box& crop_box, int orig_w, int orig_h, const data::Transform& t) {
   const double off = data::centre_offset(t.resize, t.crop);
   const double sx = static_cast<double>(orig_w) / t.resize;
   const double sy = static_cast<double>(orig_h) / t.resize;
@@ -233,7 +225,7 @@ std::string psol_json(const std::vector<BoxRecord>& records, const std::string& 
 }
 
 ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOptions& options,
-                                 dist::Communicator& comm, const util::Logger& log) {
+                                 comm::Communicator& comm, const util::Logger& log) {
   const auto start = std::chrono::steady_clock::now();
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
@@ -242,13 +234,13 @@ ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOp
 
   LoadedNet loaded = load_checkpoint_net(options.checkpoint, log);
   loaded.net->eval();
-  result.checkpoint = loaded.path;
+  result.checkpoint = loaded.path();
   result.polarity = loaded.polarity;
   result.threshold = options.threshold ? *options.threshold : loaded.best_threshold;
   if (!options.threshold && std::isnan(loaded.best_threshold)) {
     throw UsageError(fmt::format("checkpoint '{}' has no best_threshold (run 'c2am eval-wsol' on it first, "
                                  "or give --threshold TAU)",
-                                 loaded.path));
+                                 loaded.path()));
   }
   if (!(result.threshold >= 0.0 && result.threshold <= 1.0)) {
     throw UsageError(fmt::format("threshold {} is outside [0, 1]", result.threshold));
@@ -259,9 +251,9 @@ ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOp
   const data::Dataset all = data::open_split(cfg.data, options.split);
   result.total = static_cast<std::int64_t>(all.samples.size());
   log.info("extracting boxes of {} ({} images) at tau {} with {} (polarity {}), {} rank(s)", all.description,
-           result.total, tau, loaded.path, loaded.polarity ? "negative" : "positive", comm.world());
+           result.total, tau, loaded.path(), loaded.polarity ? "negative" : "positive", comm.world());
 
-  const nlohmann::json run = {{"checkpoint", fs::absolute(loaded.path).lexically_normal().string()},
+  const nlohmann::json run = {{"checkpoint", fs::absolute(loaded.path()).lexically_normal().string()},
                               {"polarity", loaded.polarity},
                               {"threshold", tau},
                               {"split", options.split},
@@ -331,7 +323,7 @@ ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOp
         const auto local = static_cast<size_t>(batch->sample_ids[static_cast<size_t>(i)]);
         const auto [ow, oh] = batch->original_sizes[static_cast<size_t>(i)];
         const MapView view{maps[i][0].data_ptr<float>(), mw, mh};
-        const data::Box crop_box = scale_box(boxes_at_threshold(view, tau)[0], to_crop);
+        const image::Box crop_box = scale_box(boxes_at_threshold(view, tau)[0], to_crop);
         BoxRecord r;
         r.index = global_index[local];
         r.name = loader.samples()[local].name;
@@ -352,7 +344,7 @@ ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOp
         // Rank 0's own share; the job's rate assumes every rank runs as fast.
         log.progress(fmt::format("extract-boxes {}/{} images on rank 0 of {}, {:.1f} images/s, ETA {}", mine, share,
                                  comm.world(), rate * comm.world(),
-                                 format_duration(rate > 0 ? static_cast<double>(share - mine) / rate : NAN)));
+                                 util::format_duration(rate > 0 ? static_cast<double>(share - mine) / rate : NAN)));
       }
     }
     log.end_progress();

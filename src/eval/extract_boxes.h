@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "config/config.h"
-#include "data/image.h"
+#include "image/image.h"
 #include "data/loader.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "util/log.h"
 
 namespace c2am::eval {
@@ -59,7 +59,7 @@ struct ExtractBoxesResult {
 // A box in test-crop coordinates back in the original image's pixels: undo
 // the centre crop (add its offset), undo the square resize (scale each axis
 // by original / resize), clip to [0, w] x [0, h], round to 1/1000 px.
-PixelBox crop_box_to_original(const data::Box& crop_box, int orig_w, int orig_h, const data::Transform& t);
+PixelBox crop_box_to_original(const image::Box& crop_box, int orig_w, int orig_h, const data::Transform& t);
 
 // JSON line (no newline) and back. parse_box_record returns nullopt for a
 // line that is not a complete record (a torn last line).
@@ -86,6 +86,6 @@ std::string psol_json(const std::vector<BoxRecord>& records, const std::string& 
 
 // Runs the command on every rank of `comm` (identical call sites).
 ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOptions& options,
-                                 dist::Communicator& comm, const util::Logger& log);
+                                 comm::Communicator& comm, const util::Logger& log);
 
 }  // namespace c2am::eval

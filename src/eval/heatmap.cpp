@@ -39,8 +39,8 @@ double bilinear(const T* data, int width, int channels, const Tap& tx, const Tap
   return top * (1 - ty.w1) + bottom * ty.w1;
 }
 
-data::Image resize_rgb(const data::Image& src, int width, int height) {
-  data::Image out(width, height, 3);
+image::Image resize_rgb(const image::Image& src, int width, int height) {
+  image::Image out(width, height, 3);
   for (int y = 0; y < height; ++y) {
     const Tap ty = tap(y, src.height, height);
     for (int x = 0; x < width; ++x) {
@@ -55,7 +55,7 @@ data::Image resize_rgb(const data::Image& src, int width, int height) {
   return out;
 }
 
-void check_image(const data::Image& image, const char* what) {
+void check_image(const image::Image& image, const char* what) {
   if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * image.channels) {
     throw Error(fmt::format("{}: image {}x{}x{} with {} bytes is not a valid 1- or 3-channel image", what,
@@ -71,13 +71,13 @@ std::array<std::uint8_t, 3> jet_colour(float v) {
   return {to_byte(ramp(3.0)), to_byte(ramp(2.0)), to_byte(ramp(1.0))};
 }
 
-data::Image overlay_heatmap(const data::Image& rgb, const MapView& map, double alpha) {
+image::Image overlay_heatmap(const image::Image& rgb, const MapView& map, double alpha) {
   check_image(rgb, "overlay_heatmap");
   if (map.data == nullptr || map.width <= 0 || map.height <= 0) {
     throw Error(fmt::format("overlay_heatmap: empty map ({}x{})", map.width, map.height));
   }
   const double a = std::clamp(alpha, 0.0, 1.0);
-  data::Image out(rgb.width, rgb.height, 3);
+  image::Image out(rgb.width, rgb.height, 3);
   for (int y = 0; y < rgb.height; ++y) {
     const Tap ty = tap(y, map.height, rgb.height);
     for (int x = 0; x < rgb.width; ++x) {
@@ -94,7 +94,7 @@ data::Image overlay_heatmap(const data::Image& rgb, const MapView& map, double a
   return out;
 }
 
-void draw_box(data::Image& image, const data::Box& box, std::array<std::uint8_t, 3> colour, int thickness) {
+void draw_box(image::Image& image, const image::Box& box, std::array<std::uint8_t, 3> colour, int thickness) {
   check_image(image, "draw_box");
   if (image.channels != 3) throw Error("draw_box: needs a 3-channel image");
   const int x0 = static_cast<int>(std::lround(box.x0));
@@ -115,7 +115,7 @@ void draw_box(data::Image& image, const data::Box& box, std::array<std::uint8_t,
   }
 }
 
-data::Image contact_sheet(const std::vector<data::Image>& tiles, int columns, int tile_side) {
+image::Image contact_sheet(const std::vector<image::Image>& tiles, int columns, int tile_side) {
   if (tiles.empty()) throw Error("contact_sheet: no tiles");
   if (columns <= 0 || tile_side <= 0) {
     throw Error(
@@ -124,11 +124,11 @@ data::Image contact_sheet(const std::vector<data::Image>& tiles, int columns, in
   const int cols = std::min<int>(columns, static_cast<int>(tiles.size()));
   const int rows = (static_cast<int>(tiles.size()) + cols - 1) / cols;
   const int step = tile_side + kSheetPadding;
-  data::Image sheet(kSheetPadding + cols * step, kSheetPadding + rows * step, 3);
+  image::Image sheet(kSheetPadding + cols * step, kSheetPadding + rows * step, 3);
   std::fill(sheet.pixels.begin(), sheet.pixels.end(), kSheetBackground);
   for (size_t i = 0; i < tiles.size(); ++i) {
     check_image(tiles[i], "contact_sheet");
-    const data::Image tile = resize_rgb(tiles[i], tile_side, tile_side);
+    const image::Image tile = resize_rgb(tiles[i], tile_side, tile_side);
     const int ox = kSheetPadding + static_cast<int>(i % cols) * step;
     const int oy = kSheetPadding + static_cast<int>(i / cols) * step;
     for (int y = 0; y < tile_side; ++y) {

@@ -1,12 +1,12 @@
 // Implements: pictures for people: a score map blended over its image with a
 // JET-like colour map, box outlines, and a contact sheet of many tiles. Writing
-// them to PNG is the caller's business (data::write_png).
+// them to PNG is the caller's business (image::write_png).
 #pragma once
 #include <array>
 #include <cstdint>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 #include "eval/boxes.h"
 
 namespace c2am::eval {
@@ -18,16 +18,16 @@ std::array<std::uint8_t, 3> jet_colour(float v);
 // (pixel centres aligned, as cv2.resize), coloured with jet_colour and blended:
 // out = (1 - alpha) * image + alpha * colour. `rgb` has 1 or 3 channels; the
 // result has 3.
-data::Image overlay_heatmap(const data::Image& rgb, const MapView& map, double alpha = 0.5);
+image::Image overlay_heatmap(const image::Image& rgb, const MapView& map, double alpha = 0.5);
 
 // Outline of `box` (x1, y1 exclusive, as the boxes of boxes.h), `thickness`
 // pixels drawn inward, clipped to the image. Needs a 3-channel image.
-void draw_box(data::Image& image, const data::Box& box, std::array<std::uint8_t, 3> colour,
+void draw_box(image::Image& image, const image::Box& box, std::array<std::uint8_t, 3> colour,
               int thickness = 2);
 
 // Tiles resized bilinearly to tile_side x tile_side, laid out row by row in
 // `columns` columns (fewer when there are fewer tiles) with 4 px of white
 // padding around and between them; 1-channel tiles become grey RGB.
-data::Image contact_sheet(const std::vector<data::Image>& tiles, int columns, int tile_side);
+image::Image contact_sheet(const std::vector<image::Image>& tiles, int columns, int tile_side);
 
 }  // namespace c2am::eval

@@ -30,7 +30,7 @@ MaxBoxAccAccumulator::MaxBoxAccAccumulator(double interval)
 }
 
 void MaxBoxAccAccumulator::add(const MapView& map, const Scale& to_crop,
-                               const std::vector<data::Box>& gt_boxes) {
+                               const std::vector<image::Box>& gt_boxes) {
   const ScoreImage image(map);
   const BoxOptions options{/*multi_contour=*/true, /*clip_to_last_pixel=*/true};
   // An 8-bit map has at most max + 1 distinct levels int(tau * max): find the
@@ -39,7 +39,7 @@ void MaxBoxAccAccumulator::add(const MapView& map, const Scale& to_crop,
   auto best_iou_at = [&](int level) {
     double best = 0.0;
     for (const auto& box : image.boxes_above(level, options)) {
-      const data::Box scaled = scale_box(box, to_crop);
+      const image::Box scaled = scale_box(box, to_crop);
       for (const auto& gt : gt_boxes) best = std::max(best, iou_plus1(scaled, gt));
     }
     return best;

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 #include "eval/boxes.h"
 
 namespace c2am::eval {
@@ -38,7 +38,7 @@ class MaxBoxAccAccumulator {
   // One image: `map` (any resolution; wsolevaluation uses maps resized to the
   // image), `to_crop` its scale into the coordinates of `gt_boxes`. An image
   // without ground truth counts in the total, never as correct.
-  void add(const MapView& map, const Scale& to_crop, const std::vector<data::Box>& gt_boxes);
+  void add(const MapView& map, const Scale& to_crop, const std::vector<image::Box>& gt_boxes);
 
   // Throws c2am::Error when the two were built with different intervals.
   void merge(const MaxBoxAccAccumulator& other);

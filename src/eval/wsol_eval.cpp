@@ -3,20 +3,21 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "checkpoint/checkpoint.h"
 #include "data/loader.h"
 #include "eval/extract_boxes.h"
-#include "eval/wsol_eval_net.h"
-#include "data/png.h"
 #include "eval/heatmap.h"
+#include "eval/wsol_eval_net.h"
+#include "image/png.h"
 #include "model/c2am_net.h"
-#include "train/checkpoint.h"
+#include "model/network.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/threads.h"
@@ -26,44 +27,46 @@ namespace c2am::eval {
 namespace {
 
 struct Kept {
-  data::Image crop;
+  image::Image crop;
   std::vector<float> map;
   int map_w = 0, map_h = 0;
-  std::vector<data::Box> gt;
+  std::vector<image::Box> gt;
 };
 
 // CorLoc of one fixed box per image (the centred box of the mean gt size),
 // over all ranks' images.
-double centre_box_corloc(const std::vector<std::vector<data::Box>>& gts, int crop, dist::Communicator& comm) {
+double centre_box_corloc(const std::vector<std::vector<image::Box>>& gts, int crop,
+                         comm::Communicator& comm) {
   torch::Tensor sums = torch::zeros({3}, torch::kDouble);  // width, height, boxes
   for (const auto& boxes : gts) {
-    for (const data::Box& b : boxes) {
+    for (const image::Box& b : boxes) {
       sums[0] += b.x1 - b.x0;
       sums[1] += b.y1 - b.y0;
       sums[2] += 1;
     }
   }
-  comm.allreduce(sums, dist::ReduceOp::kSum);
+  comm.allreduce(sums, comm::ReduceOp::kSum);
   const double n = sums[2].item<double>();
   const double w = n > 0 ? sums[0].item<double>() / n : 0.0;
   const double h = n > 0 ? sums[1].item<double>() / n : 0.0;
   const float c = static_cast<float>(crop) / 2.0f;
-  const data::Box centred{c - static_cast<float>(w / 2), c - static_cast<float>(h / 2),
-                          c + static_cast<float>(w / 2), c + static_cast<float>(h / 2)};
+  const image::Box centred{c - static_cast<float>(w / 2), c - static_cast<float>(h / 2),
+                           c + static_cast<float>(w / 2), c + static_cast<float>(h / 2)};
   torch::Tensor hits = torch::zeros({2}, torch::kLong);  // hits, images
   for (const auto& boxes : gts) {
     if (n > 0 && best_iou(centred, boxes) > kCorLocIou) hits[0] += 1;
     hits[1] += 1;
   }
-  comm.allreduce(hits, dist::ReduceOp::kSum);
+  comm.allreduce(hits, comm::ReduceOp::kSum);
   const int64_t images = hits[1].item<int64_t>();
-  return images == 0 ? 0.0 : 100.0 * static_cast<double>(hits[0].item<int64_t>()) / static_cast<double>(images);
+  return images == 0 ? 0.0
+                     : 100.0 * static_cast<double>(hits[0].item<int64_t>()) / static_cast<double>(images);
 }
 
 // Sums integer counts over ranks.
-std::vector<int64_t> sum_counts(dist::Communicator& comm, const std::vector<int64_t>& counts) {
+std::vector<int64_t> sum_counts(comm::Communicator& comm, const std::vector<int64_t>& counts) {
   torch::Tensor t = torch::tensor(counts, torch::kLong);
-  comm.allreduce(t, dist::ReduceOp::kSum);
+  comm.allreduce(t, comm::ReduceOp::kSum);
   const int64_t* p = t.data_ptr<int64_t>();
   return std::vector<int64_t>(p, p + t.numel());
 }
@@ -93,7 +96,8 @@ std::map<std::string, std::vector<int>> read_predictions(const std::string& path
         throw UsageError(fmt::format("{}:{}: '{}' is not a class id", path, lineno, token));
       }
     }
-    if (classes.empty()) throw UsageError(fmt::format("{}:{}: no predicted class for '{}'", path, lineno, name));
+    if (classes.empty())
+      throw UsageError(fmt::format("{}:{}: no predicted class for '{}'", path, lineno, name));
     out[name] = std::move(classes);
   }
   return out;
@@ -104,7 +108,7 @@ struct ImageBoxes {
   int64_t index = 0;
   std::string name;
   std::array<int, 2> original{};
-  std::vector<data::Box> boxes;
+  std::vector<image::Box> boxes;
 };
 
 torch::Tensor upsampled_normalised(const torch::Tensor& maps, int side) {
@@ -140,9 +144,12 @@ nlohmann::json to_json(const WsolEvalResult& r) {
   j["maxboxacc"] = m;
   j["centre_box_baseline_corloc"] = r.centre_baseline;
   if (r.topk.present) {
-    j["top_k_loc"] = {{"top1_loc", r.topk.top1_at_best}, {"top5_loc", r.topk.top5_at_best},
-                      {"top1_loc_per_threshold", r.topk.top1}, {"top5_loc_per_threshold", r.topk.top5},
-                      {"top1_cls", r.topk.top1_cls}, {"top5_cls", r.topk.top5_cls},
+    j["top_k_loc"] = {{"top1_loc", r.topk.top1_at_best},
+                      {"top5_loc", r.topk.top5_at_best},
+                      {"top1_loc_per_threshold", r.topk.top1},
+                      {"top5_loc_per_threshold", r.topk.top5},
+                      {"top1_cls", r.topk.top1_cls},
+                      {"top5_cls", r.topk.top5_cls},
                       {"at_threshold", r.corloc.best_threshold}};
   }
   return j;
@@ -150,10 +157,10 @@ nlohmann::json to_json(const WsolEvalResult& r) {
 
 // Rank 0 gathers every rank's box lines and writes them sorted by image index.
 void write_boxes(const std::vector<ImageBoxes>& mine, size_t best, const data::Transform& tf,
-                 const std::string& dir, dist::Communicator& comm) {
+                 const std::string& dir, comm::Communicator& comm) {
   std::string text;
   for (const ImageBoxes& ib : mine) {
-    const data::Box& b = ib.boxes[best];
+    const image::Box& b = ib.boxes[best];
     const PixelBox o = crop_box_to_original(b, ib.original[0], ib.original[1], tf);
     nlohmann::json line = {{"index", ib.index},
                            {"name", ib.name},
@@ -163,14 +170,16 @@ void write_boxes(const std::vector<ImageBoxes>& mine, size_t best, const data::T
                            {"map", fmt::format("maps/{:07d}.png", ib.index)}};
     text += line.dump() + "\n";
   }
-  torch::Tensor bytes = torch::from_blob(text.data(), {static_cast<int64_t>(text.size())}, torch::kByte).clone();
+  torch::Tensor bytes =
+      torch::from_blob(text.data(), {static_cast<int64_t>(text.size())}, torch::kByte).clone();
   const torch::Tensor all = comm.allgather(bytes);
   if (comm.rank() != 0) return;
   std::vector<std::pair<int64_t, std::string>> lines;
-  std::istringstream in(std::string(reinterpret_cast<const char*>(all.data_ptr<uint8_t>()),
-                                    static_cast<size_t>(all.numel())));
+  std::istringstream in(
+      std::string(reinterpret_cast<const char*>(all.data_ptr<uint8_t>()), static_cast<size_t>(all.numel())));
   std::string line;
-  while (std::getline(in, line)) lines.emplace_back(nlohmann::json::parse(line)["index"].get<int64_t>(), line);
+  while (std::getline(in, line))
+    lines.emplace_back(nlohmann::json::parse(line)["index"].get<int64_t>(), line);
   std::sort(lines.begin(), lines.end());
   std::string out;
   for (const auto& l : lines) out += l.second + "\n";
@@ -179,10 +188,165 @@ void write_boxes(const std::vector<ImageBoxes>& mine, size_t best, const data::T
 
 }  // namespace
 
-WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const config::Config& cfg,
-                                 const WsolEvalOptions& options, dist::Communicator& comm, const util::Logger& log) {
+namespace {
+
+// What one rank gathers over its share of the split: the metric counts, the
+// ground truth (for the centred-box baseline), the images kept for heatmaps,
+// and, with --save-maps, every map and its boxes.
+class RankPass {
+ public:
+  RankPass(const WsolEvalOptions& o, const data::Transform& tf, bool keep_crops)
+      : o_(o), tf_(tf), keep_crops_(keep_crops), maps_dir_(o.save_maps.empty() ? "" : o.save_maps + "/maps") {
+    if (!o.class_predictions.empty()) predictions_ = read_predictions(o.class_predictions);
+    if (!maps_dir_.empty()) util::make_dirs(maps_dir_);
+  }
+
+  // `maps`: the batch's oriented maps (N x 1 x h x w, map resolution).
+  void add_batch(const data::Batch& batch, const torch::Tensor& maps, const data::Loader& loader) {
+    const int mh = static_cast<int>(maps.size(2)), mw = static_cast<int>(maps.size(3));
+    const Scale to_crop = map_to_crop(mw, mh, tf_.crop, tf_.crop);
+    // MaxBoxAccV2 follows wsolevaluation: maps upsampled to the crop and
+    // min-max normalised per image (CorLoc keeps the reference's map-resolution protocol).
+    const torch::Tensor up = upsampled_normalised(maps, tf_.crop);
+    for (int64_t i = 0; i < maps.size(0); ++i) {
+      const auto k = static_cast<size_t>(i);
+      const int64_t index = batch.sample_ids[k];
+      const data::Sample& s = loader.samples()[static_cast<size_t>(index)];
+      const auto [ow, oh] = batch.original_sizes[k];
+      std::vector<image::Box> gt;
+      for (const image::Box& b : s.boxes) gt.push_back(data::box_to_crop(b, ow, oh, tf_));
+      const MapView view{maps[i][0].data_ptr<float>(), mw, mh};
+      const std::vector<image::Box> boxes = corloc.add(view, to_crop, gt);
+      maxbox.add(MapView{up[i][0].data_ptr<float>(), tf_.crop, tf_.crop}, Scale{}, gt);
+      if (!o_.class_predictions.empty()) add_topk(s, boxes, gt);
+      if (!maps_dir_.empty()) {
+        save_map(view, index);
+        image_boxes.push_back(ImageBoxes{index, s.name, {ow, oh}, boxes});
+      }
+      if (static_cast<int>(kept.size()) < o_.heatmaps && keep_crops_) {
+        kept.push_back(Kept{batch.crops[k], std::vector<float>(view.data, view.data + mw * mh), mw, mh, gt});
+      }
+      all_gt.push_back(std::move(gt));
+    }
+  }
+
+  CorLocAccumulator corloc;
+  MaxBoxAccAccumulator maxbox;
+  std::vector<std::vector<image::Box>> all_gt;
+  std::vector<Kept> kept;
+  std::vector<ImageBoxes> image_boxes;
+  std::vector<int64_t> topk_counts =
+      std::vector<int64_t>(2 * kCorLocThresholds + 2, 0);  // top1, top5 per tau; cls1, cls5
+
+ private:
+  void add_topk(const data::Sample& s, const std::vector<image::Box>& boxes,
+                const std::vector<image::Box>& gt) {
+    const auto it = predictions_.find(s.name);
+    if (it == predictions_.end()) {
+      throw UsageError(
+          fmt::format("class predictions '{}' have no line for image '{}'", o_.class_predictions, s.name));
+    }
+    const std::vector<int>& pred = it->second;
+    const bool top1 = pred.front() == s.label;
+    const auto top5_end = pred.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(5, pred.size()));
+    const bool top5 = std::find(pred.begin(), top5_end, s.label) != top5_end;
+    const std::vector<bool> hit = corloc_hits(boxes, gt);
+    for (int t = 0; t < kCorLocThresholds; ++t) {
+      if (hit[static_cast<size_t>(t)] && top1) ++topk_counts[static_cast<size_t>(t)];
+      if (hit[static_cast<size_t>(t)] && top5) ++topk_counts[static_cast<size_t>(kCorLocThresholds + t)];
+    }
+    topk_counts[2 * kCorLocThresholds] += top1 ? 1 : 0;
+    topk_counts[2 * kCorLocThresholds + 1] += top5 ? 1 : 0;
+  }
+
+  void save_map(const MapView& view, int64_t index) const {
+    std::vector<std::uint16_t> grey(static_cast<size_t>(view.width * view.height));
+    for (size_t k = 0; k < grey.size(); ++k) {
+      grey[k] = static_cast<std::uint16_t>(std::lround(std::clamp(view.data[k], 0.0f, 1.0f) * 65535.0f));
+    }
+    image::write_png16(fmt::format("{}/{:07d}.png", maps_dir_, index), view.width, view.height, grey);
+  }
+
+  const WsolEvalOptions& o_;
+  const data::Transform& tf_;
+  bool keep_crops_;
+  std::string maps_dir_;
+  std::map<std::string, std::vector<int>> predictions_;
+};
+
+size_t best_threshold_index(const CorLocResult& c) {
+  size_t best = 0;
+  for (size_t t = 0; t < c.thresholds.size(); ++t)
+    if (c.thresholds[t] == c.best_threshold) best = t;
+  return best;
+}
+
+// The job's metrics from every rank's counts (exact sums), written into `r`.
+void reduce_metrics(RankPass& pass, int crop, bool with_classes, comm::Communicator& comm,
+                    WsolEvalResult& r) {
+  r.corloc = CorLocAccumulator::from_counts(sum_counts(comm, pass.corloc.counts())).result();
+  r.maxboxacc = MaxBoxAccAccumulator::from_counts(sum_counts(comm, pass.maxbox.counts())).result();
+  r.centre_baseline = centre_box_corloc(pass.all_gt, crop, comm);
+  if (!with_classes) return;
+  const std::vector<int64_t> c = sum_counts(comm, pass.topk_counts);
+  const double n = static_cast<double>(std::max<int64_t>(r.corloc.total, 1));
+  r.topk.present = true;
+  for (size_t t = 0; t < r.corloc.thresholds.size(); ++t) {
+    r.topk.top1.push_back(100.0 * static_cast<double>(c[t]) / n);
+    r.topk.top5.push_back(100.0 * static_cast<double>(c[kCorLocThresholds + t]) / n);
+  }
+  const size_t best = best_threshold_index(r.corloc);
+  r.topk.top1_at_best = r.topk.top1[best];
+  r.topk.top5_at_best = r.topk.top5[best];
+  r.topk.top1_cls = 100.0 * static_cast<double>(c[2 * kCorLocThresholds]) / n;
+  r.topk.top5_cls = 100.0 * static_cast<double>(c[2 * kCorLocThresholds + 1]) / n;
+}
+
+// Rank 0: overlays of the kept images (green: ground truth, red: boxes at the
+// best tau), one file each and a contact sheet.
+void write_heatmaps(const std::vector<Kept>& kept, double tau, int crop, const std::string& out_dir,
+                    WsolEvalResult& r) {
+  const std::string dir = out_dir + "/heatmaps";
+  util::make_dirs(dir);
+  std::vector<image::Image> tiles;
+  for (size_t k = 0; k < kept.size(); ++k) {
+    const MapView view{kept[k].map.data(), kept[k].map_w, kept[k].map_h};
+    image::Image img = overlay_heatmap(kept[k].crop, view, 0.5);
+    for (const image::Box& g : kept[k].gt) draw_box(img, g, {0, 255, 0}, 1);
+    for (const image::Box& p : boxes_at_threshold(view, tau)) {
+      draw_box(img, scale_box(p, map_to_crop(view.width, view.height, crop, crop)), {255, 0, 0}, 1);
+    }
+    const std::string path = fmt::format("{}/{:04d}.png", dir, k);
+    image::write_png(path, img);
+    r.heatmap_files.push_back(path);
+    tiles.push_back(std::move(img));
+  }
+  const std::string sheet = out_dir + "/heatmaps.png";
+  image::write_png(sheet, contact_sheet(tiles, 8, std::max(96, crop)));
+  r.heatmap_files.push_back(sheet);
+}
+
+data::Loader make_eval_loader(const config::Config& cfg, const data::Transform& tf, bool keep_crops,
+                              const comm::Communicator& comm) {
+  data::LoaderOptions lopt;
+  lopt.batch_per_rank = cfg.eval.batch_size;
+  lopt.rank = comm.rank();
+  lopt.world = comm.world();
   const int threads = util::resolve_threads(cfg.run.threads);
-  const int rank = comm.rank();
+  lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
+  lopt.shuffle = false;
+  lopt.drop_last = false;
+  lopt.keep_crops = keep_crops;
+  lopt.skip_bad = cfg.data.bad_sample == "skip";
+  // CUB names its evaluation split "test"; ILSVRC and VOC name it "val".
+  return data::Loader(data::open_split(cfg.data, cfg.data.layout == "cub" ? "test" : "val"), tf, lopt);
+}
+
+}  // namespace
+
+WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const config::Config& cfg,
+                                 const WsolEvalOptions& options, comm::Communicator& comm,
+                                 const util::Logger& log) {
   WsolEvalResult result;
   result.checkpoint = options.checkpoint;
   result.polarity = polarity;
@@ -190,141 +354,38 @@ WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const co
   const bool was_training = net.is_training();
   net.eval();
   torch::NoGradGuard no_grad;
-
-  data::LoaderOptions lopt;
-  lopt.batch_per_rank = cfg.eval.batch_size;
-  lopt.rank = rank;
-  lopt.world = comm.world();
-  lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
-  lopt.shuffle = false;
-  lopt.drop_last = false;
-  lopt.keep_crops = rank == 0 && options.heatmaps > 0;
   const data::Transform tf = data::test_transform(cfg.data);
-  lopt.skip_bad = cfg.data.bad_sample == "skip";
-  // CUB names its evaluation split "test"; ILSVRC and VOC name it "val".
-  data::Loader loader(data::open_split(cfg.data, cfg.data.layout == "cub" ? "test" : "val"), tf, lopt);
+  const bool keep_crops = comm.rank() == 0 && options.heatmaps > 0;
+  data::Loader loader = make_eval_loader(cfg, tf, keep_crops, comm);
   log.info("evaluating on {}{}", loader.dataset().description,
            comm.world() > 1 ? fmt::format(" ({} ranks)", comm.world()) : std::string());
-  const std::map<std::string, std::vector<int>> predictions =
-      options.class_predictions.empty() ? std::map<std::string, std::vector<int>>{}
-                                        : read_predictions(options.class_predictions);
-  const bool with_classes = !options.class_predictions.empty();
-  std::vector<int64_t> topk_counts(2 * kCorLocThresholds + 2, 0);  // top1 per tau, top5 per tau, cls1, cls5
-  const std::string maps_dir = options.save_maps.empty() ? "" : options.save_maps + "/maps";
-  if (!maps_dir.empty()) util::make_dirs(maps_dir);
+  RankPass pass(options, tf, keep_crops);
   loader.start_epoch(0);
-
-  CorLocAccumulator corloc;
-  MaxBoxAccAccumulator maxbox;
-  std::vector<std::vector<data::Box>> all_gt;
-  std::vector<Kept> kept;
-  std::vector<ImageBoxes> image_boxes;
   int64_t done = 0;
   const auto total = static_cast<int64_t>(loader.samples().size());
   while (auto batch = loader.next()) {
-    const torch::Tensor maps = model::oriented_map(net.forward(batch->images).map, polarity == 1).contiguous();
-    const int mh = static_cast<int>(maps.size(2)), mw = static_cast<int>(maps.size(3));
-    const Scale to_crop = map_to_crop(mw, mh, tf.crop, tf.crop);
-    // MaxBoxAccV2 follows wsolevaluation: maps upsampled to the crop and
-    // min-max normalised per image (CorLoc keeps the reference's map-resolution protocol).
-    const torch::Tensor up = upsampled_normalised(maps, tf.crop);
-    for (int64_t i = 0; i < maps.size(0); ++i) {
-      const int64_t index = batch->sample_ids[static_cast<size_t>(i)];
-      const data::Sample& s = loader.samples()[static_cast<size_t>(index)];
-      const auto [ow, oh] = batch->original_sizes[static_cast<size_t>(i)];
-      std::vector<data::Box> gt;
-      for (const data::Box& b : s.boxes) gt.push_back(data::box_to_crop(b, ow, oh, tf));
-      const float* m = maps[i][0].data_ptr<float>();
-      const MapView view{m, mw, mh};
-      std::vector<data::Box> boxes = corloc.add(view, to_crop, gt);
-      maxbox.add(MapView{up[i][0].data_ptr<float>(), tf.crop, tf.crop}, Scale{}, gt);
-      if (with_classes) {
-        const auto it = predictions.find(s.name);
-        if (it == predictions.end()) {
-          throw UsageError(fmt::format("class predictions '{}' have no line for image '{}'",
-                                       options.class_predictions, s.name));
-        }
-        const std::vector<int>& pred = it->second;
-        const bool top1 = pred.front() == s.label;
-        const bool top5 = std::find(pred.begin(), pred.begin() + std::min<size_t>(5, pred.size()), s.label) !=
-                          pred.begin() + std::min<size_t>(5, pred.size());
-        const std::vector<bool> hit = corloc_hits(boxes, gt);
-        for (int t = 0; t < kCorLocThresholds; ++t) {
-          if (hit[static_cast<size_t>(t)] && top1) ++topk_counts[static_cast<size_t>(t)];
-          if (hit[static_cast<size_t>(t)] && top5) ++topk_counts[static_cast<size_t>(kCorLocThresholds + t)];
-        }
-        topk_counts[2 * kCorLocThresholds] += top1 ? 1 : 0;
-        topk_counts[2 * kCorLocThresholds + 1] += top5 ? 1 : 0;
-      }
-      if (!maps_dir.empty()) {
-        std::vector<std::uint16_t> grey(static_cast<size_t>(mw * mh));
-        for (size_t k = 0; k < grey.size(); ++k) {
-          grey[k] = static_cast<std::uint16_t>(std::lround(std::clamp(m[k], 0.0f, 1.0f) * 65535.0f));
-        }
-        data::write_png16(fmt::format("{}/{:07d}.png", maps_dir, index), mw, mh, grey);
-        image_boxes.push_back(ImageBoxes{index, s.name, {ow, oh}, boxes});
-      }
-      if (static_cast<int>(kept.size()) < options.heatmaps && lopt.keep_crops) {
-        kept.push_back(Kept{batch->crops[static_cast<size_t>(i)], std::vector<float>(m, m + mw * mh), mw, mh, gt});
-      }
-      all_gt.push_back(std::move(gt));
-    }
+    const torch::Tensor maps =
+        model::oriented_map(net.forward(batch->images).map, polarity == 1).contiguous();
+    pass.add_batch(*batch, maps, loader);
     done += maps.size(0);
     log.progress(fmt::format("eval {}/{} images{}", done * comm.world(), total,
                              comm.world() > 1 ? " (estimated from rank 0)" : ""));
   }
   log.end_progress();
-  if (loader.skipped() > 0) log.warn("{} undecodable images skipped (data.bad_sample = skip)", loader.skipped());
-  result.corloc = CorLocAccumulator::from_counts(sum_counts(comm, corloc.counts())).result();
-  result.maxboxacc = MaxBoxAccAccumulator::from_counts(sum_counts(comm, maxbox.counts())).result();
-  result.centre_baseline = centre_box_corloc(all_gt, tf.crop, comm);
-  if (with_classes) {
-    const std::vector<int64_t> c = sum_counts(comm, topk_counts);
-    const double n = static_cast<double>(std::max<int64_t>(result.corloc.total, 1));
-    result.topk.present = true;
-    size_t best = 0;
-    for (size_t t = 0; t < result.corloc.thresholds.size(); ++t) {
-      result.topk.top1.push_back(100.0 * static_cast<double>(c[t]) / n);
-      result.topk.top5.push_back(100.0 * static_cast<double>(c[kCorLocThresholds + t]) / n);
-      if (result.corloc.thresholds[t] == result.corloc.best_threshold) best = t;
-    }
-    result.topk.top1_at_best = result.topk.top1[best];
-    result.topk.top5_at_best = result.topk.top5[best];
-    result.topk.top1_cls = 100.0 * static_cast<double>(c[2 * kCorLocThresholds]) / n;
-    result.topk.top5_cls = 100.0 * static_cast<double>(c[2 * kCorLocThresholds + 1]) / n;
+  if (loader.skipped() > 0)
+    log.warn("{} undecodable images skipped (data.bad_sample = skip)", loader.skipped());
+  reduce_metrics(pass, tf.crop, !options.class_predictions.empty(), comm, result);
+  if (!options.save_maps.empty()) {
+    write_boxes(pass.image_boxes, best_threshold_index(result.corloc), tf, options.save_maps, comm);
   }
-  if (!maps_dir.empty()) {
-    size_t best = 0;
-    for (size_t t = 0; t < result.corloc.thresholds.size(); ++t)
-      if (result.corloc.thresholds[t] == result.corloc.best_threshold) best = t;
-    write_boxes(image_boxes, best, tf, options.save_maps, comm);
-  }
-
-  if (rank == 0) {
+  if (comm.rank() == 0) {
     util::make_dirs(options.out_dir);
-    if (!kept.empty()) {
-      const std::string dir = options.out_dir + "/heatmaps";
-      util::make_dirs(dir);
-      std::vector<data::Image> tiles;
-      for (size_t k = 0; k < kept.size(); ++k) {
-        const MapView view{kept[k].map.data(), kept[k].map_w, kept[k].map_h};
-        data::Image img = overlay_heatmap(kept[k].crop, view, 0.5);
-        for (const data::Box& g : kept[k].gt) draw_box(img, g, {0, 255, 0}, 1);
-        for (const data::Box& p : boxes_at_threshold(view, result.corloc.best_threshold)) {
-          draw_box(img, scale_box(p, map_to_crop(view.width, view.height, tf.crop, tf.crop)), {255, 0, 0}, 1);
-        }
-        const std::string path = fmt::format("{}/{:04d}.png", dir, k);
-        data::write_png(path, img);
-        result.heatmap_files.push_back(path);
-        tiles.push_back(std::move(img));
-      }
-      const std::string sheet = options.out_dir + "/heatmaps.png";
-      data::write_png(sheet, contact_sheet(tiles, 8, std::max(96, tf.crop)));
-      result.heatmap_files.push_back(sheet);
-    }
+    if (!pass.kept.empty())
+      write_heatmaps(pass.kept, result.corloc.best_threshold, tf.crop, options.out_dir, result);
     util::write_file_atomic(options.out_dir + "/metrics.json", to_json(result).dump(2) + "\n");
     if (options.store_threshold && !options.checkpoint.empty()) {
-      train::update_checkpoint_eval_keys(options.checkpoint, result.polarity, result.corloc.best_threshold);
+      checkpoint::update_checkpoint_eval_keys(options.checkpoint, result.polarity,
+                                              result.corloc.best_threshold);
     }
   }
   comm.barrier();  // rank 0's files are written before any rank returns
@@ -333,27 +394,22 @@ WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const co
 }
 
 LoadedNet load_checkpoint_net(const std::string& checkpoint_or_run, const util::Logger& log) {
-  const auto found = train::resolve_checkpoint(checkpoint_or_run);
-  if (!found) throw UsageError(fmt::format("no valid checkpoint in '{}'", checkpoint_or_run));
-  const train::Checkpoint ckpt = train::load_checkpoint(*found);
-  const config::Config saved = config::load_from_string(ckpt.config_toml, *found + " (saved config)");
   LoadedNet out;
-  out.path = *found;
-  out.net = model::C2amNet(model::ResNetOptions{saved.model.arch, saved.model.strides});
-  const model::ImportReport rep = model::import_weights(*out.net, ckpt.model, *found);
-  if (!rep.missing.empty()) throw Error(fmt::format("checkpoint '{}' lacks {} tensors", *found, rep.missing.size()));
-  out.polarity = ckpt.polarity < 0 ? 0 : ckpt.polarity;
-  if (ckpt.polarity < 0) log.warn("checkpoint {} has no polarity yet; assuming positive", *found);
-  out.best_threshold = ckpt.best_threshold;
+  out.trained = checkpoint::load_trained(checkpoint_or_run, "c2am");
+  out.net = &model::C2amNetwork::of(*out.trained.net, out.trained.path).c2am();
+  out.polarity = out.trained.polarity < 0 ? 0 : out.trained.polarity;
+  if (out.trained.polarity < 0)
+    log.warn("checkpoint {} has no polarity yet; assuming positive", out.trained.path);
+  out.best_threshold = out.trained.best_threshold;
   return out;
 }
 
-WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, dist::Communicator& comm,
-                             const util::Logger& log) {
+WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options,
+                             comm::Communicator& comm, const util::Logger& log) {
   torch::set_num_threads(util::resolve_threads(cfg.run.threads));
   LoadedNet loaded = load_checkpoint_net(options.checkpoint, log);
   WsolEvalOptions opts = options;
-  opts.checkpoint = loaded.path;
+  opts.checkpoint = loaded.path();
   return evaluate_wsol_net(*loaded.net, loaded.polarity, cfg, opts, comm, log);
 }
 

@@ -12,7 +12,7 @@
 #include "eval/maxboxacc.h"
 #include "util/log.h"
 
-namespace c2am::dist {
+namespace c2am::comm {
 class Communicator;
 }
 
@@ -60,7 +60,7 @@ struct WsolEvalResult {
 // Loads the checkpoint and evaluates. Under an MPI launcher every rank calls
 // it and takes its share of the images; the counts are summed exactly, so the
 // figures equal a single process's. Rank 0 writes the files.
-WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, dist::Communicator& comm,
+WsolEvalResult evaluate_wsol(const config::Config& cfg, const WsolEvalOptions& options, comm::Communicator& comm,
                              const util::Logger& log);
 
 }  // namespace c2am::eval

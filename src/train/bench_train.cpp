@@ -6,9 +6,9 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "comm/communicator.h"
+#include "comm/context.h"
 #include "data/loader.h"
-#include "dist/communicator.h"
-#include "dist/context.h"
 #include "model/precision.h"
 #include "train/device_feed.h"
 #include "train/device_stats.h"
@@ -30,13 +30,94 @@ bool is_out_of_memory(const std::exception& e) {
   return std::string(e.what()).find("out of memory") != std::string::npos;
 }
 
+// Feeds the step: the loader's batches (a new epoch when one runs dry), or
+// the same synthetic batch; counts the time spent waiting for the loader.
+class BenchInput {
+ public:
+  BenchInput(const config::Config& cfg, const BenchTrainOptions& o, Task& task, int batch, int threads,
+             const torch::Device& device) {
+    if (!o.from_data) {
+      synthetic_.images = torch::randn({batch, 3, o.size, o.size},
+                                       torch::TensorOptions(torch::kFloat).pinned_memory(device.is_cuda()));
+      return;
+    }
+    data::LoaderOptions lo;
+    lo.batch_per_rank = batch;
+    lo.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
+    lo.seed = cfg.train.seed;
+    task.configure_loader(lo);
+    loader_ = std::make_unique<data::Loader>(data::open_split(cfg.data, "train"),
+                                             data::train_transform(cfg.data), lo);
+    if (loader_->batches_per_epoch() == 0) {
+      throw UsageError(fmt::format("bench train: batch {} is larger than the {} training images", batch,
+                                   loader_->samples().size()));
+    }
+    loader_->start_epoch(0);
+  }
+  data::Batch next() {
+    if (!loader_) return synthetic_;
+    const auto t = Clock::now();
+    std::optional<data::Batch> b = loader_->next();
+    if (!b) {
+      loader_->start_epoch(++epoch_);
+      b = loader_->next();
+    }
+    waited_ += seconds_since(t);
+    return std::move(*b);
+  }
+  double waited() const { return waited_; }
+  void reset_wait() { waited_ = 0.0; }
+
+ private:
+  std::unique_ptr<data::Loader> loader_;
+  data::Batch synthetic_;
+  std::int64_t epoch_ = 0;
+  double waited_ = 0.0;
+};
+
+BenchTrainPoint measure(const config::Config& cfg, const BenchTrainOptions& o, int batch, int threads,
+                        const torch::Device& device, comm::Communicator& comm) {
+  BenchTrainPoint point;
+  point.batch = batch;
+  torch::manual_seed(cfg.train.seed);
+  const std::unique_ptr<Task> task = make_task(cfg);
+  task->network().set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
+  torch::nn::Module& net = task->net();
+  model::place(net, device, cfg.run.channels_last);
+  freeze_batchnorm_affine(net);
+  net.train();
+  Sgd sgd(net, cfg.train, task->network().head_prefix());
+  TrainStep step(*task, sgd, comm, nullptr);
+  DeviceFeed feed(device);
+  BenchInput input(cfg, o, *task, batch, threads, device);
+  feed.stage(input.next());
+  auto one_step = [&](std::int64_t i) {
+    std::optional<data::Batch> b = feed.take();
+    feed.stage(input.next());
+    step.run(*b, i, 1000000);
+  };
+  for (int i = 0; i < o.warmup; ++i) one_step(i);
+  synchronize(device);
+  reset_peak_memory(device);
+  input.reset_wait();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < o.steps; ++i) one_step(o.warmup + i);
+  synchronize(device);
+  const double total = seconds_since(t0);
+  point.median_step_ms = 1000.0 * total / o.steps;
+  point.images_per_second = static_cast<double>(batch) * o.steps / total;
+  point.peak_memory_mib = peak_memory_mib(device);
+  point.loader_wait_ms = 1000.0 * input.waited() / o.steps;
+  return point;
+}
+
 }  // namespace
 
 BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions& o, const util::Logger& log) {
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
   const torch::Device device = model::resolve_device(cfg.run.device, 0);
-  const auto comm = dist::make_communicator(dist::Context{}, cfg.dist, device);  // one process
+  const auto comm = comm::make_communicator(comm::Context{}, cfg.dist, device);  // one process
   if (device.is_cuda()) model::set_cudnn_benchmark(cfg.run.cudnn_benchmark);
 
   BenchTrainResult result;
@@ -50,71 +131,11 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   log.info("bench train: {} on {}", result.description, result.device);
   for (int batch : o.batches) {
     BenchTrainPoint point;
-    point.batch = batch;
     try {
-      torch::manual_seed(cfg.train.seed);
-      const std::unique_ptr<Task> task = make_task(cfg);
-      task->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
-      torch::nn::Module& net = task->net();
-      model::place(net, device, cfg.run.channels_last);
-      freeze_batchnorm_affine(net);
-      net.train();
-      Sgd sgd(net, cfg.train, task->head_prefix());
-      TrainStep step(*task, sgd, *comm, nullptr);
-      DeviceFeed feed(device);
-
-      std::unique_ptr<data::Loader> loader;
-      data::Batch synthetic;
-      if (o.from_data) {
-        data::LoaderOptions lo;
-        lo.batch_per_rank = batch;
-        lo.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
-        lo.seed = cfg.train.seed;
-        task->configure_loader(lo);
-        loader = std::make_unique<data::Loader>(data::open_split(cfg.data, "train"),
-                                                data::train_transform(cfg.data), lo);
-        if (loader->batches_per_epoch() == 0) {
-          throw UsageError(fmt::format("bench train: batch {} is larger than the {} training images", batch,
-                                       loader->samples().size()));
-        }
-      } else {
-        synthetic.images = torch::randn({batch, 3, o.size, o.size},
-                                        torch::TensorOptions(torch::kFloat).pinned_memory(device.is_cuda()));
-      }
-      std::int64_t epoch = 0;
-      double waited = 0.0;
-      auto next_host = [&]() -> data::Batch {
-        if (!loader) return synthetic;
-        const auto t = Clock::now();
-        std::optional<data::Batch> b = loader->next();
-        if (!b) {
-          loader->start_epoch(++epoch);
-          b = loader->next();
-        }
-        waited += seconds_since(t);
-        return std::move(*b);
-      };
-      if (loader) loader->start_epoch(0);
-      feed.stage(next_host());
-      auto one_step = [&](std::int64_t i) {
-        std::optional<data::Batch> b = feed.take();
-        feed.stage(next_host());
-        step.run(*b, i, 1000000);
-      };
-      for (int i = 0; i < o.warmup; ++i) one_step(i);
-      synchronize(device);
-      reset_peak_memory(device);
-      waited = 0.0;
-      const auto t0 = Clock::now();
-      for (int i = 0; i < o.steps; ++i) one_step(o.warmup + i);
-      synchronize(device);
-      const double total = seconds_since(t0);
-      point.median_step_ms = 1000.0 * total / o.steps;
-      point.images_per_second = static_cast<double>(batch) * o.steps / total;
-      point.peak_memory_mib = peak_memory_mib(device);
-      point.loader_wait_ms = 1000.0 * waited / o.steps;
+      point = measure(cfg, o, batch, threads, device, *comm);
     } catch (const std::exception& e) {
       if (!is_out_of_memory(e)) throw;
+      point.batch = batch;
       point.ok = false;
       point.error = "out of memory";
     }

@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "data/loader.h"
-#include "dist/communicator.h"
-#include "dist/grad_sync.h"
+#include "comm/communicator.h"
+#include "comm/grad_sync.h"
 #include "train/optimizer.h"
 #include "train/task.h"
 
@@ -16,7 +16,7 @@ namespace c2am::train {
 class TrainStep {
  public:
   // `sync`: null with one rank.
-  TrainStep(Task& task, Sgd& sgd, dist::Communicator& comm, dist::GradSync* sync)
+  TrainStep(Task& task, Sgd& sgd, comm::Communicator& comm, comm::GradSync* sync)
       : task_(task), sgd_(sgd), comm_(comm), sync_(sync) {}
   // The step of `step` out of `max_steps` (the poly learning rate); the batch
   // is already on the network's device.
@@ -25,8 +25,8 @@ class TrainStep {
  private:
   Task& task_;
   Sgd& sgd_;
-  dist::Communicator& comm_;
-  dist::GradSync* sync_;
+  comm::Communicator& comm_;
+  comm::GradSync* sync_;
 };
 
 }  // namespace c2am::train

@@ -3,7 +3,6 @@
 // image's VOC mask) with the multi-label soft-margin loss, i.e. the mean over
 // classes of binary cross-entropy on the logits (PyTorch's
 // multilabel_soft_margin_loss), averaged over each rank's images.
-#include "model/classifier_net.h"
 #include "train/task.h"
 
 namespace c2am::train {
@@ -13,28 +12,24 @@ namespace {
 class ClassifierTask : public Task {
  public:
   explicit ClassifierTask(const config::Config& cfg)
-      : net_(model::ResNetOptions{cfg.model.arch, cfg.model.strides}, cfg.model.num_classes),
+      : Task(std::make_unique<model::ClassifierNetwork>(cfg.model)),
+        net_(static_cast<model::ClassifierNetwork&>(network()).classifier()),
         num_classes_(cfg.model.num_classes) {}
-  torch::nn::Module& net() override { return *net_; }
-  void set_precision(const model::Precision& p) override { net_->precision = p; }
   std::vector<std::string> term_names() const override { return {"loss"}; }
-  std::string head_prefix() const override { return "classifier."; }
-  torch::nn::Module* head() override { return nullptr; }
   void configure_loader(data::LoaderOptions& o) const override {
     o.targets = data::TargetKind::kClassPresence;
     o.num_classes = num_classes_;
   }
   double rank_share(int world) const override { return 1.0 / world; }
-  StepLoss loss(const data::Batch& batch, dist::Communicator&) override {
-    const torch::Tensor logits = net_->forward(batch.images);
+  StepLoss loss(const data::Batch& batch, comm::Communicator&) override {
+    const torch::Tensor logits = net_.forward(batch.images);
     const torch::Tensor targets = batch.targets.to(logits.device(), logits.scalar_type());
     const torch::Tensor l = torch::binary_cross_entropy_with_logits(logits, targets);
     return StepLoss{l, {l}, {}};
   }
-  torch::Tensor maps(const torch::Tensor& images) override { return net_->cams(images); }
 
  private:
-  model::ClassifierNet net_;
+  model::ClassifierNetImpl& net_;
   int num_classes_;
 };
 

@@ -2,7 +2,6 @@
 // trained on background cues as pseudo labels (data.cues: <stem>.png, 255 =
 // foreground), resized, cropped and flipped with the image (nearest), with
 // per-pixel binary cross-entropy on the logits, averaged over each rank's pixels.
-#include "model/saliency_net.h"
 #include "train/task.h"
 #include "util/error.h"
 
@@ -13,12 +12,10 @@ namespace {
 class SaliencyTask : public Task {
  public:
   explicit SaliencyTask(const config::Config& cfg)
-      : net_(model::ResNetOptions{cfg.model.arch, cfg.model.strides}), cues_(cfg.data.cues) {}
-  torch::nn::Module& net() override { return *net_; }
-  void set_precision(const model::Precision& p) override { net_->precision = p; }
+      : Task(std::make_unique<model::SaliencyNetwork>(cfg.model)),
+        net_(static_cast<model::SaliencyNetwork&>(network()).saliency()),
+        cues_(cfg.data.cues) {}
   std::vector<std::string> term_names() const override { return {"loss"}; }
-  std::string head_prefix() const override { return "decoder."; }
-  torch::nn::Module* head() override { return net_->decoder.ptr().get(); }
   void configure_loader(data::LoaderOptions& o) const override {
     if (cues_.empty()) {
       throw UsageError(
@@ -29,17 +26,16 @@ class SaliencyTask : public Task {
     o.masks = data::png_folder_masks(cues_);
   }
   double rank_share(int world) const override { return 1.0 / world; }
-  StepLoss loss(const data::Batch& batch, dist::Communicator&) override {
-    const torch::Tensor logits = net_->forward(batch.images);
+  StepLoss loss(const data::Batch& batch, comm::Communicator&) override {
+    const torch::Tensor logits = net_.forward(batch.images);
     const torch::Tensor targets =
         (batch.targets.to(logits.device()) > 127).to(logits.scalar_type()).unsqueeze(1);  // 255 = foreground
     const torch::Tensor l = torch::binary_cross_entropy_with_logits(logits, targets);
     return StepLoss{l, {l}, {}};
   }
-  torch::Tensor maps(const torch::Tensor& images) override { return net_->forward(images); }
 
  private:
-  model::SaliencyNet net_;
+  model::SaliencyNetImpl& net_;
   std::string cues_;
 };
 

@@ -1,28 +1,32 @@
-// Implements: the training loop, top to bottom: next batch -> forward ->
-// losses -> backward -> step -> diagnostics; checkpoints at intervals and at
-// epoch ends; the polarity rule at the end of the first epoch; exact resume.
+// Implements: the training loop, the same for every model.kind (train/task.h),
+// top to bottom: next batch -> forward and losses -> backward with the
+// gradient all-reduce -> optimiser step -> diagnostics; checkpoints at
+// intervals and at epoch ends; the task's hooks at step and epoch ends;
+// periodic evaluation; exact resume; preemption.
 #pragma once
 #include <functional>
 #include <string>
 
+#include "checkpoint/checkpoint.h"
+#include "comm/context.h"
 #include "config/config.h"
-#include "dist/context.h"
 #include "util/log.h"
 
 namespace c2am::model {
-class C2amNetImpl;
+class Network;
 }
-namespace c2am::dist {
+namespace c2am::comm {
 class Communicator;
 }
 
 namespace c2am::train {
 
 // Called on every rank at the end of epochs N, 2N, ... (eval.every_epochs = N)
-// and of the last epoch, after the epoch's checkpoint is written: periodic
-// evaluation (the cli passes eval::evaluate_wsol_net). `epoch` counts from 1.
-using EpochEvalHook = std::function<void(model::C2amNetImpl& net, int polarity, int64_t epoch,
-                                         const std::string& checkpoint, dist::Communicator& comm)>;
+// and of the last epoch, after the epoch's checkpoint is written, for tasks
+// that support it (periodic WSOL evaluation: the cli passes
+// eval::evaluate_wsol_net). `epoch` counts from 1.
+using EpochEvalHook = std::function<void(model::Network& net, const checkpoint::EvalKeys& keys, int64_t epoch,
+                                         const std::string& checkpoint, comm::Communicator& comm)>;
 
 struct TrainResult {
   std::string checkpoint;  // the last checkpoint written
@@ -39,10 +43,9 @@ struct TrainResult {
 // folder, or a fresh start when there is none) or a checkpoint path / folder.
 // Under an MPI launcher every rank calls it: rank 0 reads the checkpoint and
 // writes everything, each rank trains its slice of every global batch
-// (docs/distributed.md).
-// `ctx`: this process's place in the job (dist::init() in main; a default
-// Context is one process).
-TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std::string& resume,
-                  const util::Logger& log, const EpochEvalHook& eval_hook = {});
+// (docs/distributed.md). `ctx`: this process's place in the job (comm::init()
+// in main; a default Context is one process). `log` gets the run's metrics file.
+TrainResult train(const config::Config& cfg, const comm::Context& ctx, const std::string& resume,
+                  util::Logger& log, const EpochEvalHook& eval_hook = {});
 
 }  // namespace c2am::train

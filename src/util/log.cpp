@@ -2,9 +2,17 @@
 
 #include <unistd.h>
 
+#include <cmath>
+
 #include "util/error.h"
 
 namespace c2am::util {
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<long long>(seconds + 0.5);
+  return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
+}
 
 Logger::~Logger() {
   if (metrics_ != nullptr) std::fclose(metrics_);

@@ -10,6 +10,9 @@
 
 namespace c2am::util {
 
+// A duration for progress lines and ETAs: "H:MM:SS"; "?" when unknown (NaN, infinite, negative).
+std::string format_duration(double seconds);
+
 class Logger {
  public:
   explicit Logger(int rank = 0, int world = 1) : rank_(rank), world_(world) {}

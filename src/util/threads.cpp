@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <exception>
+#include <mutex>
 #include <vector>
 
 #include "util/error.h"
@@ -45,11 +47,23 @@ void parallel_ranges(std::size_t n, int threads, const std::function<void(std::s
 }
 
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body) {
-  const int t = static_cast<int>(
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::size_t first_bad = n;
+  std::exception_ptr error;
+  const int used = static_cast<int>(
       std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n)));
-  run_threads(t, [&](int k) {
-    for (std::size_t i = static_cast<std::size_t>(k); i < n; i += static_cast<std::size_t>(t)) body(i);
+  run_threads(used, [&](int) {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        body(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (i < first_bad) first_bad = i, error = std::current_exception();
+      }
+    }
   });
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace c2am::util

@@ -35,8 +35,10 @@ inline std::size_t slice_begin(std::size_t n, int t, int threads) {
 // threads < 1 is a UsageError.
 void parallel_ranges(std::size_t n, int threads, const std::function<void(std::size_t, std::size_t)>& fn);
 
-// body(i) for i in [0, n) on min(threads, n) threads, thread t taking
-// i = t, t + threads, ... (a fixed assignment); errors as run_threads.
+// body(i) for every i in [0, n) on min(threads, n) threads, each taking the
+// next index not yet taken (so uneven items balance out). Every index runs
+// even after a failure; the exception of the lowest failing index is
+// rethrown, so the error reported does not depend on the timing.
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body);
 
 }  // namespace c2am::util

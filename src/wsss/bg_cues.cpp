@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
-#include "data/map_store.h"
-#include "data/png.h"
+#include "cams/map_store.h"
+#include "image/png.h"
 #include "util/error.h"
 #include "util/threads.h"
 #include "wsss/image_jobs.h"
@@ -40,16 +40,16 @@ std::vector<std::uint8_t> threshold_labels(const float* values, std::size_t n, d
   return labels;
 }
 
-BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, dist::Communicator& comm,
+BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, comm::Communicator& comm,
                      const util::Logger& log) {
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(1);
   const data::Dataset dataset = data::open_split(cfg.data, o.split);
   BgCuesResult result;
   const std::string index = o.maps_dir + "/maps.h5";
-  std::unique_ptr<data::MapReader> reader;
+  std::unique_ptr<cams::MapReader> reader;
   if (fs::exists(index)) {
-    reader = std::make_unique<data::MapReader>(index);
+    reader = std::make_unique<cams::MapReader>(index);
     result.maps_source = index;
   } else if (fs::is_directory(o.maps_dir)) {
     result.maps_source = o.maps_dir + "/<stem>.png";
@@ -79,11 +79,11 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, dist::Co
   std::atomic<std::int64_t> fg_before{0}, fg_after{0}, pixels{0};
   auto one = [&](const JobImage& im) {
     const int w = im.rgb.width, h = im.rgb.height;
-    data::ScoreMap map;
+    cams::ScoreMap map;
     if (reader) {
       map = reader->read(im.stem);
     } else {
-      const data::Image png = data::read_png(o.maps_dir + "/" + im.stem + ".png");
+      const image::Image png = image::read_png(o.maps_dir + "/" + im.stem + ".png");
       map.width = png.width;
       map.height = png.height;
       for (std::uint8_t v : png.pixels) map.values.push_back(static_cast<float>(v) / 255.0f);
@@ -99,13 +99,13 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, dist::Co
     for (std::uint8_t v : labels) before += v;
     if (params.iterations > 0)
       labels = crf_refine_labels(im.rgb.pixels.data(), w, h, labels.data(), 2, params);
-    data::Image cue(w, h, 1);
+    image::Image cue(w, h, 1);
     std::int64_t after = 0;
     for (size_t i = 0; i < n; ++i) {
       cue.pixels[i] = labels[i] ? 255 : 0;
       after += labels[i];
     }
-    data::write_png(o.out_dir + "/" + im.stem + ".png", cue);
+    image::write_png(o.out_dir + "/" + im.stem + ".png", cue);
     fg_before += before;
     fg_after += after;
     pixels += static_cast<std::int64_t>(n);

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "util/log.h"
 #include "wsss/dense_crf.h"
 
@@ -37,7 +37,7 @@ CrfParams crf_params(const config::WsssConfig& w, int threads);
 // Foreground (1) where value > threshold, else background (0).
 std::vector<std::uint8_t> threshold_labels(const float* values, std::size_t n, double threshold);
 
-BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& options, dist::Communicator& comm,
+BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& options, comm::Communicator& comm,
                      const util::Logger& log);
 
 }  // namespace c2am::wsss

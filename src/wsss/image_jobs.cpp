@@ -8,8 +8,9 @@
 #include <future>
 #include <map>
 
-#include "data/jpeg.h"
+#include "image/jpeg.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/fs.h"
 #include "util/run_signature.h"
 #include "util/threads.h"
@@ -42,14 +43,9 @@ std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std:
   if (!decode) return images;
   util::parallel_for(images.size(), threads, [&](size_t i) {
     const std::vector<std::uint8_t> bytes = ds.bytes(*images[i].sample);
-    images[i].rgb = data::decode_jpeg(bytes.data(), bytes.size(), ds.where(*images[i].sample));
+    images[i].rgb = image::decode_jpeg(bytes.data(), bytes.size(), ds.where(*images[i].sample));
   });
   return images;
-}
-
-std::string format_eta(double seconds) {
-  const auto s = static_cast<std::int64_t>(std::max(0.0, seconds));
-  return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
 }
 
 }  // namespace
@@ -74,7 +70,7 @@ std::vector<std::string> unique_stems(const data::Dataset& ds) {
   return stems;
 }
 
-ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, dist::Communicator& comm,
+ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, comm::Communicator& comm,
                              const util::Logger& log,
                              const std::function<void(std::int64_t, std::vector<JobImage>&)>& process) {
   if (o.chunk_size <= 0) throw Error("image job: chunk size must be > 0");
@@ -124,13 +120,13 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
       log.progress(
           fmt::format("{}: {}/{} images on this rank | {:.1f} images/s per rank | ETA {}", o.command,
                       done_here, mine_images, rate,
-                      format_eta(static_cast<double>(mine_images - done_here) / std::max(rate, 1e-9))));
+                      util::format_duration(static_cast<double>(mine_images - done_here) / std::max(rate, 1e-9))));
       last_report = Clock::now();
     }
   }
   log.end_progress();
   torch::Tensor count = torch::tensor({done_here}, torch::kLong);
-  comm.allreduce(count, dist::ReduceOp::kSum);  // also waits for every rank
+  comm.allreduce(count, comm::ReduceOp::kSum);  // also waits for every rank
   r.processed = count.item<std::int64_t>();
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;

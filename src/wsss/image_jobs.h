@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 #include "data/loader.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "util/log.h"
 
 namespace c2am::wsss {
@@ -22,7 +22,7 @@ struct JobImage {
   std::int64_t index = -1;  // in the split
   const data::Sample* sample = nullptr;
   std::string stem;  // data::sample_stem: the output files' name
-  data::Image rgb;   // full resolution (when the job decodes images)
+  image::Image rgb;   // full resolution (when the job decodes images)
 };
 
 struct ImageJobOptions {
@@ -45,7 +45,7 @@ struct ImageJobResult {
 // Calls `process(chunk, images)` for each of this rank's chunks not yet done;
 // every rank calls it (identical call sites). Returns after all ranks finished.
 ImageJobResult run_image_job(
-    const data::Dataset& dataset, const ImageJobOptions& options, dist::Communicator& comm,
+    const data::Dataset& dataset, const ImageJobOptions& options, comm::Communicator& comm,
     const util::Logger& log,
     const std::function<void(std::int64_t chunk, std::vector<JobImage>& images)>& process);
 

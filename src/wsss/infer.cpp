@@ -7,12 +7,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "data/cam_store.h"
+#include "cams/cam_store.h"
 #include "data/loader.h"
-#include "data/map_store.h"
-#include "data/png.h"
+#include "cams/map_store.h"
+#include "image/png.h"
 #include "model/precision.h"
-#include "train/task.h"
+#include "checkpoint/trained.h"
+#include "model/network.h"
 #include "util/error.h"
 #include "util/threads.h"
 #include "wsss/image_jobs.h"
@@ -26,7 +27,7 @@ namespace fs = std::filesystem;
 
 // What the three commands share: the trained network, the split, the job.
 struct Inference {
-  train::TrainedTask trained;
+  checkpoint::Trained trained;
   data::Dataset dataset;
   MultiScaleOptions ms;
   ImageJobOptions job;
@@ -35,12 +36,12 @@ struct Inference {
 Inference prepare(const config::Config& cfg, const InferOptions& o, const std::string& command,
                   const std::string& kind, const util::Logger& log) {
   torch::set_num_threads(util::resolve_threads(cfg.run.threads));
-  Inference in{train::load_trained(o.checkpoint, kind), data::open_split(cfg.data, o.split), {}, {}};
+  Inference in{checkpoint::load_trained(o.checkpoint, kind), data::open_split(cfg.data, o.split), {}, {}};
   const config::Config& trained_cfg = in.trained.cfg;
   in.ms.scales = o.scales.empty() ? cfg.wsss.scales : o.scales;
   in.ms.device = model::resolve_device(cfg.run.device, o.local_rank);
-  in.trained.task->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
-  model::place(in.trained.task->net(), in.ms.device, cfg.run.channels_last);
+  in.trained.net->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
+  model::place(in.trained.net->module(), in.ms.device, cfg.run.channels_last);
   in.ms.mean = cfg.data.mean;
   in.ms.std = cfg.data.std;
   in.ms.stride = 4;  // layer1
@@ -75,14 +76,14 @@ InferResult finish(const Inference& in, const ImageJobResult& r) {
   return InferResult{in.trained.path, in.trained.polarity, r.total, r.resumed, r.processed, r.seconds};
 }
 
-MapFn map_fn(train::Task& task) {
-  return [&task](const torch::Tensor& x) { return task.maps(x); };
+MapFn map_fn(model::Network& net) {
+  return [&net](const torch::Tensor& x) { return net.maps(x); };
 }
 
 void write_grey_png(const std::string& path, int width, int height, std::vector<std::uint8_t> pixels) {
-  data::Image img(width, height, 1);
+  image::Image img(width, height, 1);
   img.pixels = std::move(pixels);
-  data::write_png(path, img);
+  image::write_png(path, img);
 }
 
 }  // namespace
@@ -96,14 +97,14 @@ std::vector<std::uint8_t> to_8bit(const float* values, std::size_t n) {
   return out;
 }
 
-InferResult infer_maps(const config::Config& cfg, const InferOptions& o, dist::Communicator& comm,
+InferResult infer_maps(const config::Config& cfg, const InferOptions& o, comm::Communicator& comm,
                        const util::Logger& log) {
   if (!o.png && !o.h5) throw UsageError("infer-maps: choose at least one output format (PNG or HDF5)");
   Inference in = prepare(cfg, o, "infer-maps", "c2am", log);
-  const MapFn fn = map_fn(*in.trained.task);
+  const MapFn fn = map_fn(*in.trained.net);
   const ImageJobResult r =
       run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t chunk, std::vector<JobImage>& images) {
-        data::MapChunkWriter writer(chunk_file(o.out_dir, "maps", chunk, "h5"));
+        cams::MapChunkWriter writer(chunk_file(o.out_dir, "maps", chunk, "h5"));
         for (JobImage& im : images) {
           const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
           const float* v = m.data_ptr<float>();
@@ -111,7 +112,7 @@ InferResult infer_maps(const config::Config& cfg, const InferOptions& o, dist::C
           if (o.png)
             write_grey_png(o.out_dir + "/" + im.stem + ".png", im.rgb.width, im.rgb.height, to_8bit(v, n));
           if (o.h5)
-            writer.add(im.stem, data::ScoreMap{im.rgb.width, im.rgb.height, std::vector<float>(v, v + n)});
+            writer.add(im.stem, cams::ScoreMap{im.rgb.width, im.rgb.height, std::vector<float>(v, v + n)});
         }
         if (o.h5) writer.finish();
       });
@@ -123,27 +124,27 @@ InferResult infer_maps(const config::Config& cfg, const InferOptions& o, dist::C
       links.emplace_back(stems[i],
                          fs::relative(chunk_file(o.out_dir, "maps", chunk, "h5"), o.out_dir).string());
     }
-    data::write_map_index(o.out_dir, links);
+    cams::write_map_index(o.out_dir, links);
   }
   return finish(in, r);
 }
 
-InferResult infer_cams(const config::Config& cfg, const InferOptions& o, dist::Communicator& comm,
+InferResult infer_cams(const config::Config& cfg, const InferOptions& o, comm::Communicator& comm,
                        const util::Logger& log) {
   Inference in = prepare(cfg, o, "infer-cams", "classifier", log);
-  const MapFn fn = map_fn(*in.trained.task);
+  const MapFn fn = map_fn(*in.trained.net);
   const int num_classes = in.trained.cfg.model.num_classes;
   const ImageJobResult r =
       run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
         for (JobImage& im : images) {
           // The image-level labels: the classes of its mask (the CAMs WSSS refines are those of the present
           // classes).
-          const data::Image mask = in.dataset.mask(*im.sample);
+          const image::Image mask = in.dataset.mask(*im.sample);
           std::vector<bool> present(static_cast<size_t>(num_classes) + 1, false);
           for (std::uint8_t v : mask.pixels) {
             if (v >= 1 && v <= num_classes) present[v] = true;
           }
-          data::ClassCams cams;
+          cams::ClassCams cams;
           cams.width = im.rgb.width;
           cams.height = im.rgb.height;
           cams.image = im.sample->name;
@@ -155,13 +156,13 @@ InferResult infer_cams(const config::Config& cfg, const InferOptions& o, dist::C
             const float* v = m[k - 1].data_ptr<float>();
             cams.values.insert(cams.values.end(), v, v + plane);
           }
-          data::write_class_cams(data::class_cams_path(o.out_dir, im.stem), cams);
+          cams::write_class_cams(cams::class_cams_path(o.out_dir, im.stem), cams);
         }
       });
   return finish(in, r);
 }
 
-InferResult predict_saliency(const config::Config& cfg, const InferOptions& options, dist::Communicator& comm,
+InferResult predict_saliency(const config::Config& cfg, const InferOptions& options, comm::Communicator& comm,
                              const util::Logger& log) {
   InferOptions o = options;
   if (o.scales.empty()) o.scales = {1.0};
@@ -169,7 +170,7 @@ InferResult predict_saliency(const config::Config& cfg, const InferOptions& opti
   in.ms.activation = Activation::kSigmoid;
   in.ms.normalise = Normalise::kMean;
   in.ms.stride = 1;  // the network predicts at the input's resolution
-  const MapFn fn = map_fn(*in.trained.task);
+  const MapFn fn = map_fn(*in.trained.net);
   const ImageJobResult r =
       run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
         for (JobImage& im : images) {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "util/log.h"
 
 namespace c2am::wsss {
@@ -37,11 +37,11 @@ struct InferResult {
 };
 
 // Every rank calls these (identical call sites); rank 0 writes the index files.
-InferResult infer_maps(const config::Config& cfg, const InferOptions& options, dist::Communicator& comm,
+InferResult infer_maps(const config::Config& cfg, const InferOptions& options, comm::Communicator& comm,
                        const util::Logger& log);
-InferResult infer_cams(const config::Config& cfg, const InferOptions& options, dist::Communicator& comm,
+InferResult infer_cams(const config::Config& cfg, const InferOptions& options, comm::Communicator& comm,
                        const util::Logger& log);
-InferResult predict_saliency(const config::Config& cfg, const InferOptions& options, dist::Communicator& comm,
+InferResult predict_saliency(const config::Config& cfg, const InferOptions& options, comm::Communicator& comm,
                              const util::Logger& log);
 
 // A map in [0, 1] as 8-bit grey: round(255 v), clamped.

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "data/loader.h"
-#include "data/resize.h"
+#include "image/resize.h"
 #include "util/error.h"
 
 namespace c2am::wsss {
@@ -18,7 +18,7 @@ int scaled_size(int size, double scale) {
   return std::max(1, static_cast<int>(v));
 }
 
-torch::Tensor multiscale_maps(const MapFn& fn, const data::Image& rgb, const MultiScaleOptions& o) {
+torch::Tensor multiscale_maps(const MapFn& fn, const image::Image& rgb, const MultiScaleOptions& o) {
   if (rgb.channels != 3 || rgb.width <= 0 || rgb.height <= 0) {
     throw Error(fmt::format("multi-scale inference needs an RGB image, got {}x{}x{}", rgb.width, rgb.height,
                             rgb.channels));
@@ -31,7 +31,7 @@ torch::Tensor multiscale_maps(const MapFn& fn, const data::Image& rgb, const Mul
   torch::Tensor sum;
   for (double s : o.scales) {
     const int sw = scaled_size(w, s), sh = scaled_size(h, s);
-    const data::Image scaled = data::resize_bicubic(rgb, sw, sh);
+    const image::Image scaled = image::resize_bicubic(rgb, sw, sh);
     torch::Tensor x = torch::empty({2, 3, sh, sw}, torch::kFloat32);
     data::normalise_chw(scaled, o.mean, o.std, x.data_ptr<float>());
     x[1].copy_(x[0].flip({-1}));

@@ -17,7 +17,7 @@
 #include <functional>
 #include <vector>
 
-#include "data/image.h"
+#include "image/image.h"
 
 namespace c2am::wsss {
 
@@ -39,7 +39,7 @@ struct MultiScaleOptions {
 using MapFn = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // C x H x W float maps on the CPU for one RGB image of W x H.
-torch::Tensor multiscale_maps(const MapFn& fn, const data::Image& rgb, const MultiScaleOptions& options);
+torch::Tensor multiscale_maps(const MapFn& fn, const image::Image& rgb, const MultiScaleOptions& options);
 
 // Python's round(v) for the scaled sizes: the nearest integer, halves to even (>= 1).
 int scaled_size(int size, double scale);

@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "data/cam_store.h"
+#include "cams/cam_store.h"
 #include "data/loader.h"
-#include "data/png.h"
+#include "image/png.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/threads.h"
@@ -27,8 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-data::Image read_label_png(const std::string& path, int width, int height, const std::string& what) {
-  data::Image m = data::read_png(path);
+image::Image read_label_png(const std::string& path, int width, int height, const std::string& what) {
+  image::Image m = image::read_png(path);
   if (m.channels != 1) throw Error(fmt::format("{} '{}' is not a 1-channel label PNG", what, path));
   if (width > 0 && (m.width != width || m.height != height)) {
     throw Error(
@@ -54,7 +54,7 @@ class GroundTruth {
       by_stem_[data::sample_stem(dataset_->samples[i])] = i;
     source_ = dataset_->description + " masks";
   }
-  data::Image get(const std::string& stem) const {
+  image::Image get(const std::string& stem) const {
     if (dataset_) {
       const auto it = by_stem_.find(stem);
       if (it == by_stem_.end())
@@ -107,16 +107,16 @@ RefineCamsResult refine_cams(const RefineCamsOptions& o, const util::Logger& log
   log.info(
       "refine-cams: {} images, background = {}", ids.size(),
       o.cues_dir.empty() ? fmt::format("constant {}", o.bg_threshold) : "1 - cue/255 from " + o.cues_dir);
-  const data::Palette palette = data::voc_palette();
+  const image::Palette palette = image::voc_palette();
   util::parallel_for(ids.size(), o.threads, [&](size_t i) {
     const std::string& stem = ids[i];
-    const data::ClassCams c = data::read_class_cams(data::class_cams_path(o.cams_dir, stem));
-    data::Image cue;
+    const cams::ClassCams c = cams::read_class_cams(cams::class_cams_path(o.cams_dir, stem));
+    image::Image cue;
     if (!o.cues_dir.empty()) cue = read_label_png(o.cues_dir + "/" + stem + ".png", c.width, c.height, "cue");
-    data::Image mask(c.width, c.height, 1);
+    image::Image mask(c.width, c.height, 1);
     mask.pixels = pseudo_mask(CamView{c.keys, c.width, c.height, c.values},
                               cue.pixels.empty() ? nullptr : cue.pixels.data(), o.bg_threshold, stem);
-    data::write_png_palette(o.out_dir + "/" + stem + ".png", mask, palette);
+    image::write_png_palette(o.out_dir + "/" + stem + ".png", mask, palette);
   });
   return RefineCamsResult{static_cast<std::int64_t>(ids.size()),
                           std::chrono::duration<double>(Clock::now() - t0).count()};
@@ -146,22 +146,22 @@ EvalSegResult eval_seg(const EvalSegOptions& o, const util::Logger& log) {
     Counts& c = per_thread[static_cast<size_t>(t)];
     for (size_t i = static_cast<size_t>(t); i < ids.size(); i += static_cast<size_t>(threads)) {
       const std::string& stem = ids[i];
-      const data::Image gt = truth.get(stem);
+      const image::Image gt = truth.get(stem);
       const size_t n = gt.pixels.size();
       if (!from_cams) {
-        const data::Image p =
+        const image::Image p =
             read_label_png(o.pred_dir + "/" + stem + ".png", gt.width, gt.height, "prediction");
         c.pred.add(p.pixels.data(), gt.pixels.data(), n, stem);
         continue;
       }
-      const data::ClassCams cams = data::read_class_cams(data::class_cams_path(o.cams_dir, stem));
+      const cams::ClassCams cams = cams::read_class_cams(cams::class_cams_path(o.cams_dir, stem));
       if (cams.width != gt.width || cams.height != gt.height) {
         throw Error(fmt::format("the CAMs of '{}' are {}x{} but its ground truth is {}x{}", stem, cams.width,
                                 cams.height, gt.width, gt.height));
       }
       const CamView view{cams.keys, cams.width, cams.height, cams.values};
       if (!o.cues_dir.empty()) {
-        const data::Image cue = read_label_png(o.cues_dir + "/" + stem + ".png", gt.width, gt.height, "cue");
+        const image::Image cue = read_label_png(o.cues_dir + "/" + stem + ".png", gt.width, gt.height, "cue");
         const auto m = pseudo_mask(view, cue.pixels.data(), o.bg_threshold, stem);
         c.cues.add(m.data(), gt.pixels.data(), n, stem);
       }

@@ -10,7 +10,7 @@
 #include "data/cub_layout.h"
 #include "data/loader.h"
 #include "data/shards.h"
-#include "data/synth.h"
+#include "synth/synth.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -18,6 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace c2am::data;
+using namespace c2am::image;  // NOLINT
 
 // Packs a synthetic CUB train split into two shards by hand (ShardWriter), and
 // optionally replaces one image by bytes that are not a JPEG.
@@ -26,14 +27,14 @@ std::string packed_dir(const std::string& name, bool corrupt_one) {
   const std::string out = testing::TempDir() + "/" + name + "_packed";
   fs::remove_all(raw);
   fs::remove_all(out);
-  synth::SynthOptions o;
+  c2am::synth::SynthOptions o;
   o.layout = "cub";
   o.num_train = 22;
   o.num_test = 4;
   o.min_size = 40;
   o.max_size = 56;
   o.seed = 11;
-  const std::string root = synth::generate(o, raw).root;
+  const std::string root = c2am::synth::generate(o, raw).root;
   std::vector<CubRecord> recs;
   for (const auto& r : read_cub(root)) {
     if (r.is_train) recs.push_back(r);

@@ -8,9 +8,9 @@
 #include <set>
 
 #include "config/config.h"
-#include "data/jpeg.h"
+#include "image/jpeg.h"
 #include "data/loader.h"
-#include "data/png.h"
+#include "image/png.h"
 #include "data/shards.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace c2am::data;
+using namespace c2am::image;  // NOLINT
 
 constexpr int kW = 48, kH = 40, kImages = 6;
 

@@ -13,8 +13,8 @@
 #include <sstream>
 #include <thread>
 
-#include "data/jpeg.h"
-#include "data/png.h"
+#include "image/jpeg.h"
+#include "image/png.h"
 #include "data/shards.h"
 #include "util/error.h"
 
@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace c2am::data;
+using namespace c2am::image;  // NOLINT
 
 std::string fresh(const std::string& name) {
   const std::string d = testing::TempDir() + "/shards_" + name;

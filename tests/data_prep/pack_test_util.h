@@ -12,7 +12,7 @@
 
 #include "common/error_message.h"
 #include "data/shards.h"
-#include "data/synth.h"
+#include "synth/synth.h"
 
 namespace c2am::data_prep::testing_util {
 
@@ -40,7 +40,7 @@ class TempDir {
 // A small synthetic dataset of `layout` (12 train, 6 test/val images of 40-64 px) under `dir`.
 inline std::string make_synth(const std::string& layout, const std::string& dir, int train = 12,
                               int test = 6) {
-  data::synth::SynthOptions o;
+  synth::SynthOptions o;
   o.layout = layout;
   o.num_train = train;
   o.num_test = test;
@@ -49,7 +49,7 @@ inline std::string make_synth(const std::string& layout, const std::string& dir,
   o.max_size = 64;
   o.seed = 5;
   o.threads = 2;
-  return data::synth::generate(o, dir).root;
+  return synth::generate(o, dir).root;
 }
 
 // A packed folder opened: its manifest and a reader per shard.

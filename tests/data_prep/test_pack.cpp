@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "data/cub_layout.h"
-#include "data/jpeg.h"
-#include "data/png.h"
+#include "image/jpeg.h"
+#include "image/png.h"
 #include "data_prep/pack.h"
 #include "pack_test_util.h"
 #include "util/error.h"
@@ -96,8 +96,8 @@ TEST_P(PackEveryLayout, RoundTripsSourceBytesNamesLabelsBoxesAndMasks) {
     names.push_back(name);
     const std::string bytes = as_string(s.image_bytes(i));
     EXPECT_EQ(bytes, file_bytes(src + "/" + name));
-    const data::Image img =
-        data::decode_jpeg(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), name);
+    const image::Image img =
+        image::decode_jpeg(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), name);
     EXPECT_EQ(s.width(i), img.width);
     EXPECT_EQ(s.height(i), img.height);
     const auto& boxes = s.boxes(i);
@@ -131,7 +131,7 @@ TEST_P(PackEveryLayout, RoundTripsSourceBytesNamesLabelsBoxesAndMasks) {
       EXPECT_EQ(as_string(s.mask_bytes(i)), file_bytes(mask_file));
       ASSERT_FALSE(boxes.empty());
       if (train) {  // the Aug mask has no void band: the boxes' union is the labelled pixels' bounding box
-        const data::Image m = data::read_png(mask_file);
+        const image::Image m = image::read_png(mask_file);
         int x0 = m.width, y0 = m.height, x1 = 0, y1 = 0;
         for (int y = 0; y < m.height; ++y)
           for (int x = 0; x < m.width; ++x)
@@ -297,7 +297,7 @@ TEST(Pack, ReencodeBoundsTheLongerSideAndScalesBoxesAndMasks) {
       const auto &ra = *a.shards[k], &rb = *b.shards[k];
       for (std::int64_t i = 0; i < ra.size(); ++i) {
         const auto bytes = rb.image_bytes(i);
-        const data::Image img = data::decode_jpeg(bytes.data(), bytes.size(), rb.name(i));
+        const image::Image img = image::decode_jpeg(bytes.data(), bytes.size(), rb.name(i));
         EXPECT_EQ(std::max(img.width, img.height), 32);  // synth images are 40-64 px
         EXPECT_EQ(img.width, rb.width(i));
         EXPECT_EQ(img.height, rb.height(i));
@@ -310,7 +310,7 @@ TEST(Pack, ReencodeBoundsTheLongerSideAndScalesBoxesAndMasks) {
         }
         if (rb.has_masks()) {
           const auto m = rb.mask_bytes(i);
-          const data::Image mask = data::decode_png(m.data(), m.size(), rb.name(i));
+          const image::Image mask = image::decode_png(m.data(), m.size(), rb.name(i));
           EXPECT_EQ(mask.width, img.width);
           EXPECT_EQ(mask.height, img.height);
         }
@@ -346,11 +346,11 @@ TEST(Pack, FolderLayoutKeepsJpegAndPngBytesAndLabelsBySubfolder) {
   const std::string root = tmp.sub("photos");
   fs::create_directories(root + "/cats");
   fs::create_directories(root + "/dogs");
-  data::Image img(50, 30, 3);
+  image::Image img(50, 30, 3);
   for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<std::uint8_t>(i * 7);
-  const auto jpeg = data::encode_jpeg(img, 90);
+  const auto jpeg = image::encode_jpeg(img, 90);
   util::write_file_atomic(root + "/cats/a.jpg", std::string(jpeg.begin(), jpeg.end()));
-  util::write_file_atomic(root + "/dogs/b.png", data::encode_png(img));
+  util::write_file_atomic(root + "/dogs/b.png", image::encode_png(img));
   PackOptions o = options("folder", "train", root, tmp.sub("packed"));
   pack(o, logger());
   const Packed p(tmp.sub("packed"));
@@ -366,7 +366,7 @@ TEST(Pack, FolderLayoutKeepsJpegAndPngBytesAndLabelsBySubfolder) {
   o.reencode_max_side = 20;
   pack(o, logger());
   const auto bytes = Packed(tmp.sub("small")).shards[0]->image_bytes(1);
-  const data::Image small = data::decode_jpeg(bytes.data(), bytes.size(), "b");
+  const image::Image small = image::decode_jpeg(bytes.data(), bytes.size(), "b");
   EXPECT_EQ(bytes[0], 0xFF);
   EXPECT_EQ(small.width, 20);
   EXPECT_EQ(small.height, 12);

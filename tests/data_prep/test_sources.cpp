@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include "data/jpeg.h"
-#include "data/png.h"
+#include "image/jpeg.h"
+#include "image/png.h"
 #include "data_prep/image_header.h"
 #include "data_prep/pascal_xml.h"
 #include "data_prep/sources.h"
@@ -56,12 +56,12 @@ TEST(PascalXml, ErrorsNameFileAndLine) {
 }
 
 TEST(ImageHeader, ReadsJpegAndPngSizesWithoutDecoding) {
-  data::Image img(37, 21, 3);
-  const auto jpeg = data::encode_jpeg(img, 90);
+  image::Image img(37, 21, 3);
+  const auto jpeg = image::encode_jpeg(img, 90);
   const ImageSize j = read_image_size(jpeg.data(), jpeg.size(), "x.jpg");
   EXPECT_EQ(j.width, 37);
   EXPECT_EQ(j.height, 21);
-  const std::string png = data::encode_png(img);
+  const std::string png = image::encode_png(img);
   const ImageSize p = read_image_size(reinterpret_cast<const std::uint8_t*>(png.data()), png.size(), "x.png");
   EXPECT_EQ(p.width, 37);
   EXPECT_EQ(p.height, 21);
@@ -127,12 +127,12 @@ TEST(Sources, VocTrainPrefersTrainAugAndItsMasks) {
 TEST(Sources, FolderLabelsAreFirstLevelSubfolders) {
   TempDir tmp;
   const std::string root = tmp.sub("folder");
-  const data::Image img(8, 6, 3);
-  const auto jpeg = data::encode_jpeg(img, 90);
+  const image::Image img(8, 6, 3);
+  const auto jpeg = image::encode_jpeg(img, 90);
   const std::string j(jpeg.begin(), jpeg.end());
   write(root + "/zebra/a.JPG", j);
   write(root + "/ant/deep/b.jpeg", j);
-  write(root + "/ant/c.png", data::encode_png(img));
+  write(root + "/ant/c.png", image::encode_png(img));
   write(root + "/loose.jpg", j);
   write(root + "/ant/notes.txt", "x");
   write(root + "/.hidden/d.jpg", j);

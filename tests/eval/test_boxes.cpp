@@ -15,15 +15,15 @@ namespace {
 
 using testing::MapBuilder;
 
-void expect_box(const data::Box& b, float x0, float y0, float x1, float y1) {
+void expect_box(const image::Box& b, float x0, float y0, float x1, float y1) {
   EXPECT_EQ(b.x0, x0);
   EXPECT_EQ(b.y0, y0);
   EXPECT_EQ(b.x1, x1);
   EXPECT_EQ(b.y1, y1);
 }
 
-bool contains(const std::vector<data::Box>& boxes, float x0, float y0, float x1, float y1) {
-  return std::any_of(boxes.begin(), boxes.end(), [&](const data::Box& b) {
+bool contains(const std::vector<image::Box>& boxes, float x0, float y0, float x1, float y1) {
+  return std::any_of(boxes.begin(), boxes.end(), [&](const image::Box& b) {
     return b.x0 == x0 && b.y0 == y0 && b.x1 == x1 && b.y1 == y1;
   });
 }
@@ -147,7 +147,7 @@ TEST(Boxes, MapToCropScalesPerAxis) {
   const Scale s = map_to_crop(28, 14, 448, 448);
   EXPECT_DOUBLE_EQ(s.x, 16.0);
   EXPECT_DOUBLE_EQ(s.y, 32.0);
-  expect_box(scale_box(data::Box{2, 3, 6, 7}, s), 32, 96, 96, 224);
+  expect_box(scale_box(image::Box{2, 3, 6, 7}, s), 32, 96, 96, 224);
   EXPECT_THROW(map_to_crop(0, 14, 448, 448), Error);
 }
 

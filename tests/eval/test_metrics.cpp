@@ -17,7 +17,7 @@ using testing::MapBuilder;
 struct Sample {
   MapBuilder map;
   Scale to_crop;
-  std::vector<data::Box> gt;
+  std::vector<image::Box> gt;
 };
 
 // CorLoc case, maps 10 x 10 scaled x2 into a 20 x 20 crop.
@@ -62,7 +62,7 @@ TEST(CorLoc, ClippingLikeTheAuthorsCodeChangesTheBox) {
   // 4 x 4 map of ones, x4 into 16 x 16: box (0,0,16,16), or (0,0,12,12) clipped.
   MapBuilder m(4, 4);
   m.fill(0, 0, 3, 3, 1.0f);
-  const std::vector<data::Box> gt = {{4, 4, 16, 16}};
+  const std::vector<image::Box> gt = {{4, 4, 16, 16}};
   CorLocAccumulator doc_rule;
   CorLocAccumulator authors(/*clip_to_last_pixel=*/true);
   doc_rule.add(m.view(), {4.0, 4.0}, gt);  // IoU 144 / 256 = 0.5625
@@ -95,7 +95,7 @@ TEST(CorLoc, BadCountsAreRejected) {
   too_many[0] = 3;  // more correct than total
   EXPECT_THROW(CorLocAccumulator::from_counts(too_many), Error);
   CorLocAccumulator acc;
-  EXPECT_THROW(acc.add_boxes({data::Box{}}, {}), Error);
+  EXPECT_THROW(acc.add_boxes({image::Box{}}, {}), Error);
 }
 
 TEST(CorLoc, EmptyAccumulatorReportsZero) {

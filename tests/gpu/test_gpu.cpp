@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "dist/communicator.h"
-#include "dist/context.h"
+#include "comm/communicator.h"
+#include "comm/context.h"
 #include "model/c2am_net.h"
 #include "model/precision.h"
 #include "train/device_feed.h"
@@ -50,11 +50,11 @@ TEST(Gpu, TheDeviceFeedDeliversTheHostBatchOnTheDevice) {
 }
 
 TEST(Gpu, NcclOnOneRankReducesCudaAndStagedCpuTensors) {
-  if (!dist::nccl_available())
+  if (!comm::nccl_available())
     GTEST_SKIP() << "this build has no NCCL (NCCL_HOME not found at configure time)";
   config::DistConfig cfg;
   cfg.backend = "nccl";
-  const auto comm = dist::make_communicator(dist::Context{}, cfg, kGpu);
+  const auto comm = comm::make_communicator(comm::Context{}, cfg, kGpu);
   EXPECT_EQ(comm->backend(), "nccl");
   torch::Tensor g = torch::ones({5}, torch::TensorOptions().device(kGpu));
   comm->allreduce(g);

@@ -21,6 +21,6 @@ for a, b in zip(one, two):
     print(f"step {a['step']}: 1 process {a['loss']:.6f}, 2 ranks {b['loss']:.6f}, rel {rel:.1e}")
     assert rel < 1e-3
 PY
-"$PY" "$SRC/tests/dist/compare_checkpoints.py" "$WORK"/one/checkpoints/ckpt-*.pt "$WORK"/two/checkpoints/ckpt-*.pt \
+"$PY" "$SRC/tests/comm/compare_checkpoints.py" "$WORK"/one/checkpoints/ckpt-*.pt "$WORK"/two/checkpoints/ckpt-*.pt \
   --rtol 1e-2 --atol 1e-3 || die "parameters differ"
 echo "PASS: 2 ranks x 4 = 1 process x 8 on CUDA tensors (MPI backend, staged)"

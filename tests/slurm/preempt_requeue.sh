@@ -53,6 +53,6 @@ final=$(newest_ckpt "$work/run") final_ref=$(newest_ckpt "$work/ref")
 [[ $(basename "$final") == $(basename "$final_ref") ]] || fail "final checkpoints differ: $final, $final_ref" "$work/ref.out"
 grep -hE "restart [0-9]|caught|preemption requested|resumed from|status" "$work/job.out"
 echo "comparing $final with $final_ref"
-/usr/bin/python3 "$repo/tests/dist/compare_checkpoints.py" --exact --optim "$final" "$final_ref" ||
+/usr/bin/python3 "$repo/tests/comm/compare_checkpoints.py" --exact --optim "$final" "$final_ref" ||
   fail "the preempted run does not match the uninterrupted one" "$work/job.out" "$work/ref.out"
 echo "PASS"

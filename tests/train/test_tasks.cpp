@@ -11,10 +11,11 @@
 
 #include "config/config.h"
 #include "data/loader.h"
-#include "data/png.h"
-#include "data/synth.h"
+#include "image/png.h"
+#include "synth/synth.h"
 #include "data_prep/pack.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/trained.h"
 #include "train/task.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -34,7 +35,7 @@ const VocData& voc() {
   static const VocData d = [] {
     const std::string dir = testing::TempDir() + "/c2am_tasks_" + std::to_string(::getpid());
     fs::remove_all(dir);
-    c2am::data::synth::SynthOptions o;
+    c2am::synth::SynthOptions o;
     o.layout = "voc";
     o.num_train = 16;
     o.num_test = 4;
@@ -42,7 +43,7 @@ const VocData& voc() {
     o.min_size = 48;
     o.max_size = 64;
     o.seed = 3;
-    const std::string root = c2am::data::synth::generate(o, dir + "/raw").root;
+    const std::string root = c2am::synth::generate(o, dir + "/raw").root;
     c2am::util::Logger quiet;
     c2am::data_prep::PackOptions p;
     p.layout = "voc";
@@ -58,9 +59,9 @@ const VocData& voc() {
     dc.layout = "voc";
     const c2am::data::Dataset ds = c2am::data::open_split(dc, "train");
     for (const auto& s : ds.samples) {
-      c2am::data::Image m = ds.mask(s);
+      c2am::image::Image m = ds.mask(s);
       for (auto& px : m.pixels) px = (px != 0 && px != 255) ? 255 : 0;
-      c2am::data::write_png(v.cues + "/" + c2am::data::sample_stem(s) + ".png", m);
+      c2am::image::write_png(v.cues + "/" + c2am::data::sample_stem(s) + ".png", m);
     }
     return v;
   }();
@@ -83,8 +84,8 @@ std::string fresh_dir(const std::string& name) {
 }
 
 void expect_same_parameters(const std::string& a, const std::string& b) {
-  const auto ca = c2am::train::load_checkpoint(a);
-  const auto cb = c2am::train::load_checkpoint(b);
+  const auto ca = c2am::checkpoint::load_checkpoint(a);
+  const auto cb = c2am::checkpoint::load_checkpoint(b);
   ASSERT_EQ(ca.model.size(), cb.model.size());
   for (const auto& [name, t] : ca.model) EXPECT_TRUE(torch::equal(t, cb.model.at(name))) << name;
   ASSERT_EQ(ca.momentum.size(), cb.momentum.size());
@@ -95,15 +96,15 @@ class Kinds : public testing::TestWithParam<std::string> {};
 
 TEST_P(Kinds, TrainThroughTheSameLoopAndResumeBitForBit) {
   const std::string kind = GetParam();
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   // 16 images / batch 4 = 4 steps per epoch: 6 steps cross an epoch end; the stop at 3 is mid-epoch.
   const std::string full = fresh_dir("task_full_" + kind);
-  const auto a = c2am::train::train(task_config(kind, full, 6), c2am::dist::Context{}, "", log);
+  const auto a = c2am::train::train(task_config(kind, full, 6), c2am::comm::Context{}, "", log);
   ASSERT_EQ(a.steps, 6);
   EXPECT_EQ(a.polarity, -1) << "only C2AM has a polarity";
   const std::string split = fresh_dir("task_split_" + kind);
-  c2am::train::train(task_config(kind, split, 3), c2am::dist::Context{}, "", log);
-  const auto b = c2am::train::train(task_config(kind, split, 6), c2am::dist::Context{}, "auto", log);
+  c2am::train::train(task_config(kind, split, 3), c2am::comm::Context{}, "", log);
+  const auto b = c2am::train::train(task_config(kind, split, 6), c2am::comm::Context{}, "auto", log);
   ASSERT_EQ(b.steps, 6);
   expect_same_parameters(a.checkpoint, b.checkpoint);
 
@@ -120,12 +121,12 @@ TEST_P(Kinds, TrainThroughTheSameLoopAndResumeBitForBit) {
   EXPECT_EQ(lines, 6);
 
   // Inference reloads the network of the right kind; another kind is refused by name.
-  const c2am::train::TrainedTask t = c2am::train::load_trained(full, kind);
+  const c2am::checkpoint::Trained t = c2am::checkpoint::load_trained(full, kind);
   EXPECT_EQ(t.cfg.model.kind, kind);
-  const torch::Tensor maps = t.task->maps(torch::zeros({1, 3, 32, 32}));
+  const torch::Tensor maps = t.net->maps(torch::zeros({1, 3, 32, 32}));
   EXPECT_EQ(maps.size(1), kind == "classifier" ? 4 : 1);
   try {
-    c2am::train::load_trained(full, "c2am");
+    c2am::checkpoint::load_trained(full, "c2am");
     FAIL() << "expected a UsageError";
   } catch (const c2am::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find(kind), std::string::npos) << e.what();
@@ -138,12 +139,12 @@ TEST(Kinds, TheClassifierLearnsTheImageLevelLabels) {
   // The whole set (16 images) in every batch for 25 steps: the mean multi-label
   // loss of the last 4 steps falls well below that of the first 4 (measured:
   // 0.69 -> 0.17 at step 25).
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   const std::string out = fresh_dir("task_learns");
   Config cfg = task_config("classifier", out, 0);
   cfg.train.batch_size = 16;
   cfg.train.epochs = 25;
-  c2am::train::train(cfg, c2am::dist::Context{}, "", log);
+  c2am::train::train(cfg, c2am::comm::Context{}, "", log);
   std::ifstream metrics(out + "/metrics.jsonl");
   std::string line;
   std::vector<double> losses;
@@ -158,11 +159,11 @@ TEST(Kinds, TheClassifierLearnsTheImageLevelLabels) {
 }
 
 TEST(Kinds, ResumingWithAnotherKindIsAClearError) {
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   const std::string dir = fresh_dir("task_kind_change");
-  c2am::train::train(task_config("classifier", dir, 1), c2am::dist::Context{}, "", log);
+  c2am::train::train(task_config("classifier", dir, 1), c2am::comm::Context{}, "", log);
   try {
-    c2am::train::train(task_config("saliency", dir, 2), c2am::dist::Context{}, "auto", log);
+    c2am::train::train(task_config("saliency", dir, 2), c2am::comm::Context{}, "auto", log);
     FAIL() << "expected a UsageError";
   } catch (const c2am::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("model.kind = classifier"), std::string::npos) << e.what();
@@ -170,11 +171,11 @@ TEST(Kinds, ResumingWithAnotherKindIsAClearError) {
 }
 
 TEST(Kinds, SaliencyWithoutCuesIsAUsageErrorNamingTheKey) {
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   Config cfg = task_config("saliency", fresh_dir("task_no_cues"), 1);
   cfg.data.cues.clear();
   try {
-    c2am::train::train(cfg, c2am::dist::Context{}, "", log);
+    c2am::train::train(cfg, c2am::comm::Context{}, "", log);
     FAIL() << "expected a UsageError";
   } catch (const c2am::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("data.cues"), std::string::npos) << e.what();

@@ -8,9 +8,9 @@
 
 #include "config/config.h"
 #include "data/loader.h"
-#include "data/synth.h"
+#include "synth/synth.h"
 #include "model/c2am_net.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -27,14 +27,14 @@ const std::string& dataset() {
     // One copy per test process: ctest runs this file's tests in parallel processes.
     const std::string dir = testing::TempDir() + "/c2am_train_data_" + std::to_string(::getpid());
     fs::remove_all(dir);
-    c2am::data::synth::SynthOptions o;
+    c2am::synth::SynthOptions o;
     o.layout = "cub";
     o.num_train = 24;
     o.num_test = 8;
     o.min_size = 48;
     o.max_size = 64;
     o.seed = 7;
-    return c2am::data::synth::generate(o, dir).root;
+    return c2am::synth::generate(o, dir).root;
   }();
   return root;
 }
@@ -54,20 +54,20 @@ std::string fresh_dir(const std::string& name) {
 }
 
 TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   // 24 images / batch 8 = 3 steps per epoch: 7 steps cross two epoch ends; the stop at 4 is mid-epoch.
   const std::string full = fresh_dir("run_full");
-  const auto a = c2am::train::train(tiny_config(full, 7), c2am::dist::Context{}, "", log);
+  const auto a = c2am::train::train(tiny_config(full, 7), c2am::comm::Context{}, "", log);
   ASSERT_EQ(a.steps, 7);
 
   const std::string split = fresh_dir("run_split");
-  const auto b1 = c2am::train::train(tiny_config(split, 4), c2am::dist::Context{}, "", log);
+  const auto b1 = c2am::train::train(tiny_config(split, 4), c2am::comm::Context{}, "", log);
   ASSERT_EQ(b1.steps, 4);
-  const auto b2 = c2am::train::train(tiny_config(split, 7), c2am::dist::Context{}, "auto", log);
+  const auto b2 = c2am::train::train(tiny_config(split, 7), c2am::comm::Context{}, "auto", log);
   ASSERT_EQ(b2.steps, 7);
 
-  const auto ca = c2am::train::load_checkpoint(a.checkpoint);
-  const auto cb = c2am::train::load_checkpoint(b2.checkpoint);
+  const auto ca = c2am::checkpoint::load_checkpoint(a.checkpoint);
+  const auto cb = c2am::checkpoint::load_checkpoint(b2.checkpoint);
   EXPECT_EQ(ca.progress.step, cb.progress.step);
   EXPECT_EQ(ca.progress.epoch, cb.progress.epoch);
   EXPECT_EQ(ca.polarity, cb.polarity);
@@ -80,13 +80,13 @@ TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {
 }
 
 TEST(Trainer, ResumeWithOtherArchitectureIsAClearError) {
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   const std::string dir = fresh_dir("run_arch");
-  c2am::train::train(tiny_config(dir, 1), c2am::dist::Context{}, "", log);
+  c2am::train::train(tiny_config(dir, 1), c2am::comm::Context{}, "", log);
   Config other = tiny_config(dir, 2);
   other.model.arch = "resnet34";
   try {
-    c2am::train::train(other, c2am::dist::Context{}, "auto", log);
+    c2am::train::train(other, c2am::comm::Context{}, "auto", log);
     FAIL() << "expected a UsageError";
   } catch (const c2am::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("resnet18"), std::string::npos) << e.what();
@@ -95,22 +95,22 @@ TEST(Trainer, ResumeWithOtherArchitectureIsAClearError) {
 }
 
 TEST(Checkpoint, DamagedNewestIsSkippedAndOnlyTheNewestKAreKept) {
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   const std::string dir = fresh_dir("run_keep");
   Config cfg = tiny_config(dir, 6);
   cfg.train.checkpoint_every = 1;
   cfg.train.keep_checkpoints = 2;
-  c2am::train::train(cfg, c2am::dist::Context{}, "", log);
-  const auto files = c2am::train::list_checkpoints(dir);
+  c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  const auto files = c2am::checkpoint::list_checkpoints(dir);
   ASSERT_EQ(files.size(), 2u);
   EXPECT_NE(files.back().find("ckpt-000000006.pt"), std::string::npos);
 
   // A torn newest file (as if written without our atomic rename) and a stray temporary file.
   const auto size = fs::file_size(files.back());
   fs::resize_file(files.back(), size / 2);
-  std::ofstream(c2am::train::checkpoint_path(dir, 7) + ".tmp.123") << "partial";
+  std::ofstream(c2am::checkpoint::checkpoint_path(dir, 7) + ".tmp.123") << "partial";
   std::string report;
-  const auto chosen = c2am::train::resolve_checkpoint(dir, &report);
+  const auto chosen = c2am::checkpoint::resolve_checkpoint(dir, &report);
   ASSERT_TRUE(chosen.has_value());
   EXPECT_EQ(*chosen, files.front());
   EXPECT_NE(report.find("ckpt-000000006.pt"), std::string::npos) << report;
@@ -120,14 +120,14 @@ TEST(Checkpoint, DamagedNewestIsSkippedAndOnlyTheNewestKAreKept) {
 // the GPU settings (autocast on the CPU): the run trains, its loss terms stay
 // finite, and its checkpoint loads into an fp32 network.
 TEST(Trainer, Bf16AutocastAndChannelsLastTrainAndCheckpointInFp32) {
-  const c2am::util::Logger log;
+  c2am::util::Logger log;
   const std::string dir = fresh_dir("run_bf16");
   Config cfg = tiny_config(dir, 3);
   cfg.run.precision = "bf16";
   cfg.run.channels_last = true;
-  const auto r = c2am::train::train(cfg, c2am::dist::Context{}, "", log);
+  const auto r = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
   ASSERT_EQ(r.steps, 3);
-  const auto ckpt = c2am::train::load_checkpoint(r.checkpoint);
+  const auto ckpt = c2am::checkpoint::load_checkpoint(r.checkpoint);
   for (const auto& [name, t] : ckpt.model) {
     if (t.is_floating_point()) {
       EXPECT_EQ(t.scalar_type(), torch::kFloat) << name;
@@ -146,7 +146,7 @@ TEST(Trainer, Bf16AutocastAndChannelsLastTrainAndCheckpointInFp32) {
 }
 
 TEST(Checkpoint, HoldsProgressPolarityThresholdAndConfig) {
-  c2am::train::Checkpoint c;
+  c2am::checkpoint::Checkpoint c;
   c.arch = "resnet18";
   c.config_toml = c2am::config::to_toml(Config{});
   c.progress = {11, 2, 3, 30, 99};
@@ -155,8 +155,8 @@ TEST(Checkpoint, HoldsProgressPolarityThresholdAndConfig) {
   c.model["w"] = torch::arange(6, torch::kFloat32).reshape({2, 3});
   c.momentum["w"] = torch::ones({2, 3});
   const std::string path = fresh_dir("ckpt_fields") + "/c.pt";
-  c2am::train::save_checkpoint(path, c);
-  const auto r = c2am::train::load_checkpoint(path);
+  c2am::checkpoint::save_checkpoint(path, c);
+  const auto r = c2am::checkpoint::load_checkpoint(path);
   EXPECT_EQ(r.arch, "resnet18");
   EXPECT_EQ(r.progress.step, 11);
   EXPECT_EQ(r.progress.epoch, 2);

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <string>
 
-#include "data/image.h"
-#include "data/png.h"
+#include "image/image.h"
+#include "image/png.h"
 #include "model/torch_pickle.h"
 #include "wsss/multiscale.h"
 
@@ -30,8 +30,8 @@ std::string temp_dir() {
   return p.string();
 }
 
-data::Image noise_image(int w, int h, std::uint32_t seed) {
-  data::Image img(w, h, 3);
+image::Image noise_image(int w, int h, std::uint32_t seed) {
+  image::Image img(w, h, 3);
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       for (int c = 0; c < 3; ++c) {
@@ -53,8 +53,8 @@ torch::Tensor stand_in_net(const torch::Tensor& x, int stride) {
 
 void expect_matches_reference(int w, int h, const std::vector<double>& scales, int stride, bool negate) {
   const std::string dir = temp_dir();
-  const data::Image img = noise_image(w, h, 7u + static_cast<std::uint32_t>(w));
-  data::write_png(dir + "/image.png", img);
+  const image::Image img = noise_image(w, h, 7u + static_cast<std::uint32_t>(w));
+  image::write_png(dir + "/image.png", img);
   std::string list;
   for (double s : scales) list += (list.empty() ? "" : ",") + std::to_string(s);
   const std::string cmd = "/usr/bin/python3 " + std::string(C2AM_SOURCE_DIR) +
@@ -99,7 +99,7 @@ TEST(MultiScale, ScaledSizesRoundHalvesToEvenAsPython) {
 
 TEST(MultiScale, SaliencyModeIsTheMeanProbabilityOverPasses) {
   // A constant logit l everywhere: every pass gives sigmoid(l), the mean is sigmoid(l).
-  const data::Image img = noise_image(9, 7, 3);
+  const image::Image img = noise_image(9, 7, 3);
   MultiScaleOptions o;
   o.scales = {1.0, 2.0};
   o.stride = 1;

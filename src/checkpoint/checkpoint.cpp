@@ -1,0 +1,139 @@
+#include "checkpoint/checkpoint.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "util/error.h"
+#include "util/strings.h"
+#include "util/fs.h"
+
+namespace c2am::checkpoint {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kModelPrefix = "model/";
+constexpr const char* kOptimPrefix = "optim/";
+
+using util::starts_with;
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("format", std::string(kCheckpointFormat));
+  dict.insert("arch", ckpt.arch);
+  dict.insert("config", ckpt.config_toml);
+  dict.insert("step", ckpt.progress.step);
+  dict.insert("epoch", ckpt.progress.epoch);
+  dict.insert("step_in_epoch", ckpt.progress.step_in_epoch);
+  dict.insert("max_steps", ckpt.progress.max_steps);
+  dict.insert("seed", static_cast<int64_t>(ckpt.progress.seed));
+  dict.insert(kKeyPolarity, static_cast<int64_t>(ckpt.polarity));
+  dict.insert(kKeyBestThreshold, ckpt.best_threshold);
+  for (const auto& [name, t] : ckpt.model) dict.insert(kModelPrefix + name, t.detach().to(torch::kCPU).contiguous());
+  for (const auto& [name, t] : ckpt.momentum) {
+    dict.insert(kOptimPrefix + name, t.detach().to(torch::kCPU).contiguous());
+  }
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  util::make_dirs(fs::path(path).parent_path().string());
+  util::write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const std::string bytes = util::read_file(path);
+  c10::IValue root;
+  try {
+    root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("'{}' is not a readable checkpoint: {}", path, e.what_without_backtrace()));
+  }
+  if (!root.isGenericDict()) throw Error(fmt::format("'{}' is not a c2am checkpoint (no dict)", path));
+  Checkpoint ckpt;
+  bool has_format = false;
+  try {
+    for (const auto& item : root.toGenericDict()) {
+      const std::string key = item.key().toStringRef();
+      const c10::IValue& v = item.value();
+      if (key == "format") {
+        has_format = v.toStringRef() == kCheckpointFormat;
+      } else if (key == "arch") {
+        ckpt.arch = v.toStringRef();
+      } else if (key == "config") {
+        ckpt.config_toml = v.toStringRef();
+      } else if (key == "step") {
+        ckpt.progress.step = v.toInt();
+      } else if (key == "epoch") {
+        ckpt.progress.epoch = v.toInt();
+      } else if (key == "step_in_epoch") {
+        ckpt.progress.step_in_epoch = v.toInt();
+      } else if (key == "max_steps") {
+        ckpt.progress.max_steps = v.toInt();
+      } else if (key == "seed") {
+        ckpt.progress.seed = static_cast<uint64_t>(v.toInt());
+      } else if (key == kKeyPolarity) {
+        ckpt.polarity = static_cast<int>(v.toInt());
+      } else if (key == kKeyBestThreshold) {
+        ckpt.best_threshold = v.toDouble();
+      } else if (starts_with(key, kModelPrefix)) {
+        ckpt.model[key.substr(6)] = v.toTensor();
+      } else if (starts_with(key, kOptimPrefix)) {
+        ckpt.momentum[key.substr(6)] = v.toTensor();
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("'{}': malformed checkpoint entry: {}", path, e.what_without_backtrace()));
+  }
+  if (!has_format) throw Error(fmt::format("'{}' is not a {} file", path, kCheckpointFormat));
+  return ckpt;
+}
+
+std::string checkpoint_path(const std::string& run_dir, int64_t step) {
+  return fmt::format("{}/checkpoints/ckpt-{:09d}.pt", run_dir, step);
+}
+
+std::vector<std::string> list_checkpoints(const std::string& run_dir) {
+  std::vector<std::string> out;
+  const fs::path dir = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (starts_with(name, "ckpt-") && entry.path().extension() == ".pt") out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());  // zero-padded steps sort by name
+  return out;
+}
+
+void prune_checkpoints(const std::string& run_dir, int keep) {
+  std::vector<std::string> all = list_checkpoints(run_dir);
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove(all[i]);
+}
+
+std::optional<std::string> resolve_checkpoint(const std::string& path, std::string* skipped_report) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return path;
+  if (!fs::is_directory(path, ec)) throw UsageError(fmt::format("checkpoint '{}' does not exist", path));
+  std::vector<std::string> all = list_checkpoints(path);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      load_checkpoint(*it);
+      return *it;
+    } catch (const Error& e) {
+      if (skipped_report != nullptr) *skipped_report += fmt::format("skipped damaged checkpoint: {}\n", e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void update_checkpoint_eval_keys(const std::string& path, int polarity, double best_threshold) {
+  Checkpoint ckpt = load_checkpoint(path);
+  ckpt.polarity = polarity;
+  ckpt.best_threshold = best_threshold;
+  save_checkpoint(path, ckpt);
+}
+
+}  // namespace c2am::checkpoint

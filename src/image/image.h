@@ -1,0 +1,31 @@
+// Implements: the plain 8-bit image buffer shared by codecs, transforms and
+// the synthetic generator (no tensors here).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace c2am::image {
+
+// Interleaved (HWC) 8-bit pixels; channels = 1 (grey / label) or 3 (RGB).
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 3;
+  std::vector<std::uint8_t> pixels;  // size = width * height * channels
+
+  Image() = default;
+  Image(int w, int h, int c) : width(w), height(h), channels(c), pixels(static_cast<size_t>(w) * h * c, 0) {}
+  std::uint8_t* at(int x, int y) { return pixels.data() + (static_cast<size_t>(y) * width + x) * channels; }
+  const std::uint8_t* at(int x, int y) const {
+    return pixels.data() + (static_cast<size_t>(y) * width + x) * channels;
+  }
+};
+
+// Axis-aligned box in pixels, (x0, y0) inclusive top-left, (x1, y1) exclusive-style
+// corner as in the reference (x + w, y + h).
+struct Box {
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+
+}  // namespace c2am::image

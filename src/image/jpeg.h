@@ -1,0 +1,35 @@
+// Implements: JPEG decoding (optionally DCT-scaled) and encoding through
+// TurboJPEG. Thread safe: each thread keeps its own TurboJPEG handles.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image/image.h"
+
+namespace c2am::image {
+
+// Decodes a JPEG held in memory; always returns RGB (channels = 3), also for
+// greyscale and CMYK/YCCK files (CMYK converted like PIL's convert("RGB")).
+// A PNG mislabelled as JPEG (ImageNet has one) is decoded as PNG.
+// min_side_hint > 0: decode with the smallest TurboJPEG scaling factor (<= 1)
+// whose scaled image keeps both sides >= min_side_hint (DCT-domain scaling,
+// much faster for large files; not bit-identical to full decode + resize).
+// stored_size (optional) receives the (width, height) in the file's header,
+// i.e. before any DCT scaling: the pixels that boxes of the stored image use.
+// Throws c2am::Error naming `name_for_errors` and TurboJPEG's message on
+// corrupt or truncated data; harmless libjpeg warnings (extraneous bytes) are
+// tolerated like PIL does.
+Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name_for_errors,
+                  int min_side_hint = 0, std::array<int, 2>* stored_size = nullptr);
+
+// Reads and decodes a JPEG file; errors name the path.
+Image read_jpeg(const std::string& path, int min_side_hint = 0);
+
+// Encodes an RGB (4:2:0 subsampling) or grey (channels = 1) image;
+// quality in [1, 100].
+std::vector<std::uint8_t> encode_jpeg(const Image& img, int quality = 90);
+
+}  // namespace c2am::image
