@@ -38,6 +38,10 @@ ClusterName=c2am-local
 SlurmctldHost=$host
 SlurmUser=root
 AuthType=auth/munge
+# Credentials live 15 s (default 120): a requeued job waits that long (+1 s)
+# before it may start again, which is what lets slurmd forget the old
+# instance's revoked credential; tests then need not release it early.
+AuthInfo=cred_expire=15
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool
 SlurmctldPidFile=$DIR/slurmctld.pid
