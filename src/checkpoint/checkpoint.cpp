@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "util/error.h"
-#include "util/strings.h"
 #include "util/fs.h"
+#include "util/strings.h"
 
 namespace c2am::checkpoint {
 
@@ -19,6 +19,30 @@ constexpr const char* kModelPrefix = "model/";
 constexpr const char* kOptimPrefix = "optim/";
 
 using util::starts_with;
+
+// Counters that cannot be negative, and tensors that must be finite: a
+// checkpoint that breaks either is refused with the key named (a damaged
+// file, or a run that diverged: resume from an earlier checkpoint).
+void validate(const Checkpoint& c, const std::string& path) {
+  const std::pair<const char*, int64_t> counters[] = {{"step", c.progress.step},
+                                                      {"epoch", c.progress.epoch},
+                                                      {"step_in_epoch", c.progress.step_in_epoch},
+                                                      {"max_steps", c.progress.max_steps}};
+  for (const auto& [key, value] : counters) {
+    if (value < 0)
+      throw Error(fmt::format("checkpoint '{}': key '{}' is {}, expected >= 0", path, key, value));
+  }
+  auto check_finite = [&](const model::TensorDict& tensors, const char* prefix) {
+    for (const auto& [name, t] : tensors) {
+      if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) {
+        throw Error(
+            fmt::format("checkpoint '{}': tensor '{}{}' holds NaN or infinite values", path, prefix, name));
+      }
+    }
+  };
+  check_finite(c.model, kModelPrefix);
+  check_finite(c.momentum, kOptimPrefix);
+}
 
 }  // namespace
 
@@ -34,7 +58,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   dict.insert("seed", static_cast<int64_t>(ckpt.progress.seed));
   dict.insert(kKeyPolarity, static_cast<int64_t>(ckpt.polarity));
   dict.insert(kKeyBestThreshold, ckpt.best_threshold);
-  for (const auto& [name, t] : ckpt.model) dict.insert(kModelPrefix + name, t.detach().to(torch::kCPU).contiguous());
+  for (const auto& [name, t] : ckpt.model)
+    dict.insert(kModelPrefix + name, t.detach().to(torch::kCPU).contiguous());
   for (const auto& [name, t] : ckpt.momentum) {
     dict.insert(kOptimPrefix + name, t.detach().to(torch::kCPU).contiguous());
   }
@@ -88,6 +113,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw Error(fmt::format("'{}': malformed checkpoint entry: {}", path, e.what_without_backtrace()));
   }
   if (!has_format) throw Error(fmt::format("'{}' is not a {} file", path, kCheckpointFormat));
+  validate(ckpt, path);
   return ckpt;
 }
 
@@ -108,6 +134,20 @@ std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   return out;
 }
 
+int remove_stale_temporaries(const std::string& run_dir) {
+  const fs::path dir = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (starts_with(name, "ckpt-") && name.find(".pt.tmp.") != std::string::npos) {
+      std::error_code rm;
+      if (fs::remove(it->path(), rm)) ++removed;
+    }
+  }
+  return removed;
+}
+
 void prune_checkpoints(const std::string& run_dir, int keep) {
   std::vector<std::string> all = list_checkpoints(run_dir);
   for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove(all[i]);
@@ -123,7 +163,8 @@ std::optional<std::string> resolve_checkpoint(const std::string& path, std::stri
       load_checkpoint(*it);
       return *it;
     } catch (const Error& e) {
-      if (skipped_report != nullptr) *skipped_report += fmt::format("skipped damaged checkpoint: {}\n", e.what());
+      if (skipped_report != nullptr)
+        *skipped_report += fmt::format("skipped damaged checkpoint: {}\n", e.what());
     }
   }
   return std::nullopt;

@@ -46,13 +46,19 @@ struct Checkpoint {
 };
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
-// Throws c2am::Error naming the path when the file is not a valid checkpoint.
+// Throws c2am::Error naming the path (and the key) when the file is not a
+// valid checkpoint: unreadable, not ours, a negative counter, or a NaN or
+// infinite parameter, buffer or momentum value.
 Checkpoint load_checkpoint(const std::string& path);
 
 // `<run>/checkpoints/ckpt-<step>.pt`
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
 // Checkpoint files of a run folder, oldest first.
 std::vector<std::string> list_checkpoints(const std::string& run_dir);
+// Deletes the temporary files of checkpoint writes that were killed before
+// their rename (`ckpt-*.pt.tmp.<pid>`); returns how many. The run's own
+// writer calls it when it starts, before it writes anything.
+int remove_stale_temporaries(const std::string& run_dir);
 // Deletes all but the newest `keep`.
 void prune_checkpoints(const std::string& run_dir, int keep);
 // `path` itself when it is a file; for a run folder its newest checkpoint

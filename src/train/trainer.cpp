@@ -167,6 +167,8 @@ Run::Run(const config::Config& cfg, const comm::Context& ctx, util::Logger& log,
   if (comm_->rank() == 0) {
     util::make_dirs(cfg.run.out);
     util::write_file_atomic(cfg.run.out + "/config.toml", config::to_toml(cfg));
+    const int stale = checkpoint::remove_stale_temporaries(cfg.run.out);
+    if (stale > 0) log_.warn("removed {} unfinished checkpoint file(s) of a killed writer", stale);
   }
   log_.info("resolved configuration (saved as {}/config.toml):\n{}", cfg.run.out, config::to_toml(cfg));
   build_network();
