@@ -1,28 +1,23 @@
 // Implements: `c2am extract-boxes` (see extract_boxes.h): records and their
-// JSON lines, reading and repairing part files, the PSOL export, and the
-// distributed, resumable driver.
+// JSON lines, the chunk files and their merge, the PSOL export, and the
+// driver: one resumable job (jobs/image_jobs.h) whose chunks run the network.
 #include "eval/extract_boxes.h"
-#include "eval/wsol_eval_net.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "eval/boxes.h"
+#include "eval/wsol_eval_net.h"
+#include "jobs/image_jobs.h"
 #include "model/c2am_net.h"
-#include "model/weights.h"
-#include "checkpoint/checkpoint.h"
 #include "util/error.h"
 #include "util/fs.h"
-#include "util/run_signature.h"
 #include "util/threads.h"
 
 namespace c2am::eval {
@@ -31,83 +26,34 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPartsDir = "parts";
-constexpr const char* kPartPrefix = "boxes-rank";
-constexpr const char* kPartSuffix = ".jsonl";
-
 double round_milli(double v) { return std::round(v * 1000.0) / 1000.0; }
 
-std::string part_path(const std::string& out_dir, int rank) {
-  return fmt::format("{}/{}/{}{}{}", out_dir, kPartsDir, kPartPrefix, rank, kPartSuffix);
+// The text of a chunk file or of boxes.jsonl: one JSON line per record.
+std::string jsonl(const std::vector<BoxRecord>& records) {
+  std::string text;
+  text.reserve(records.size() * 160);
+  for (const BoxRecord& r : records) {
+    text += box_record_to_json(r);
+    text += '\n';
+  }
+  return text;
 }
 
-// Cuts an unterminated last line off `path` (left by a kill mid-write), so
-// that appended lines start on a line of their own.
-void cut_torn_tail(const std::string& path) {
-  std::error_code ec;
-  const auto size = static_cast<std::int64_t>(fs::file_size(path, ec));
-  if (ec || size == 0) return;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("cannot open part file", path);
-  std::int64_t keep = 0;  // bytes up to and including the last '\n'
-  std::vector<char> block(64 * 1024);
-  for (std::int64_t end = size; end > 0 && keep == 0;) {
-    const std::int64_t begin = std::max<std::int64_t>(0, end - static_cast<std::int64_t>(block.size()));
-    in.seekg(begin);
-    in.read(block.data(), end - begin);
-    for (std::int64_t i = end - begin - 1; i >= 0; --i) {
-      if (block[static_cast<size_t>(i)] == '\n') {
-        keep = begin + i + 1;
-        break;
-      }
-    }
-    end = begin;
+// Checks record `r`, line `line` of the chunk file `path` that holds samples
+// [begin, end): the next sample after `previous`, under the dataset's name.
+void check_chunk_record(const BoxRecord& r, const std::string& path, std::int64_t line, std::int64_t begin,
+                        std::int64_t end, std::int64_t previous, const data::Dataset& dataset) {
+  if (r.index < begin || r.index >= end || r.index <= previous) {
+    throw Error(
+        fmt::format("{}:{}: sample {} is not the next of this chunk's samples [{}, {}); rerun with "
+                    "--force to start over",
+                    path, line, r.index, begin, end));
   }
-  if (keep == size) return;
-  if (::truncate(path.c_str(), static_cast<off_t>(keep)) != 0) throw_errno("cannot truncate part file", path);
-}
-
-// Appends whole batches of lines with one write() each: a kill leaves at most
-// one torn line at the end.
-class PartWriter {
- public:
-  explicit PartWriter(std::string path) : path_(std::move(path)) {
-    cut_torn_tail(path_);
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_errno("cannot open part file", path_);
+  const std::string& name = dataset.samples[static_cast<size_t>(r.index)].name;
+  if (r.name != name) {
+    throw UsageError(fmt::format("{}:{}: sample {} is '{}' there but '{}' in {}; rerun with --force", path,
+                                 line, r.index, r.name, name, dataset.description));
   }
-  ~PartWriter() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  PartWriter(const PartWriter&) = delete;
-  PartWriter& operator=(const PartWriter&) = delete;
-
-  void append(const std::string& lines) {
-    size_t done = 0;
-    while (done < lines.size()) {
-      const ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("cannot write part file", path_);
-      }
-      done += static_cast<size_t>(n);
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-// Rank 0: start over (--force), or check that earlier parts were computed
-// with the same checkpoint, threshold, split and transform.
-void prepare_out_dir(const std::string& out_dir, const nlohmann::json& run, bool force) {
-  if (force) {
-    std::error_code ec;
-    fs::remove(out_dir + "/boxes.jsonl", ec);
-    fs::remove(out_dir + "/pseudo_boxes.json", ec);
-  }
-  util::claim_parts_dir(out_dir + "/" + kPartsDir, run.dump(), force);
 }
 
 }  // namespace
@@ -152,42 +98,55 @@ std::optional<BoxRecord> parse_box_record(const std::string& line) {
   }
 }
 
-std::vector<BoxRecord> read_parts(const std::string& out_dir) {
-  const fs::path dir = fs::path(out_dir) / kPartsDir;
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string f = it->path().filename().string();
-    if (f.rfind(kPartPrefix, 0) == 0 && f.size() > std::string(kPartSuffix).size() &&
-        f.compare(f.size() - std::string(kPartSuffix).size(), std::string::npos, kPartSuffix) == 0) {
-      files.push_back(it->path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
+std::int64_t box_chunk_size(int batch_size) { return kBoxBatchesPerChunk * std::max(batch_size, 1); }
+
+std::string box_chunk_file(const std::string& out_dir, std::int64_t chunk) {
+  return jobs::chunk_file(out_dir, "boxes", chunk, "jsonl");
+}
+
+void write_box_chunk(const std::string& path, const std::vector<BoxRecord>& records) {
+  util::write_file_atomic(path, jsonl(records));
+}
+
+std::vector<BoxRecord> read_box_chunk(const std::string& path) {
+  const std::string text = util::read_file(path);
   std::vector<BoxRecord> records;
-  for (const std::string& path : files) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw_errno("cannot open part file", path);
-    std::string line;
-    std::int64_t number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      const bool terminated = !in.eof();
-      if (!terminated) break;  // a torn last line (kill mid-write): redone
-      std::optional<BoxRecord> r = parse_box_record(line);
-      if (!r) {
-        throw Error(fmt::format("{}:{}: not a box record ('{}'); rerun with --force to start over", path, number,
-                                line.substr(0, 80)));
-      }
-      records.push_back(std::move(*r));
+  std::int64_t number = 0;
+  for (size_t at = 0; at < text.size();) {
+    ++number;
+    const size_t eol = text.find('\n', at);
+    const std::string line = text.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+    std::optional<BoxRecord> r = eol == std::string::npos ? std::nullopt : parse_box_record(line);
+    if (!r) {
+      throw Error(fmt::format("{}:{}: not a box record ('{}'); rerun with --force to start over", path,
+                              number, line.substr(0, 80)));
+    }
+    records.push_back(std::move(*r));
+    at = eol + 1;
+  }
+  return records;
+}
+
+std::vector<BoxRecord> merge_box_chunks(const std::string& out_dir, const data::Dataset& dataset,
+                                        std::int64_t chunk_size) {
+  const auto n = static_cast<std::int64_t>(dataset.samples.size());
+  std::vector<BoxRecord> merged;
+  merged.reserve(static_cast<size_t>(n));
+  for (std::int64_t chunk = 0; chunk < jobs::chunk_count(n, chunk_size); ++chunk) {
+    const std::string path = box_chunk_file(out_dir, chunk);
+    if (!fs::exists(jobs::done_marker(out_dir, chunk))) {
+      throw Error(fmt::format("{}: chunk {} is not done (no {}); rerun to finish it", out_dir, chunk,
+                              jobs::done_marker(out_dir, chunk)));
+    }
+    const std::int64_t begin = chunk * chunk_size, end = std::min(n, begin + chunk_size);
+    std::int64_t previous = begin - 1, line = 0;
+    for (BoxRecord& r : read_box_chunk(path)) {
+      check_chunk_record(r, path, ++line, begin, end, previous, dataset);
+      previous = r.index;
+      merged.push_back(std::move(r));
     }
   }
-  std::stable_sort(records.begin(), records.end(),
-                   [](const BoxRecord& a, const BoxRecord& b) { return a.index < b.index; });
-  records.erase(std::unique(records.begin(), records.end(),
-                            [](const BoxRecord& a, const BoxRecord& b) { return a.index == b.index; }),
-                records.end());
-  return records;
+  return merged;
 }
 
 std::array<double, 4> psol_value(const BoxRecord& r) {
@@ -224,155 +183,177 @@ std::string psol_json(const std::vector<BoxRecord>& records, const std::string& 
   return out;
 }
 
+namespace {
+
+// --threshold, else the checkpoint's best_threshold; a UsageError when there
+// is neither or tau lies outside [0, 1].
+double resolve_threshold(const ExtractBoxesOptions& options, const LoadedNet& loaded) {
+  if (!options.threshold && std::isnan(loaded.best_threshold)) {
+    throw UsageError(fmt::format("checkpoint '{}' has no best_threshold (run 'c2am eval-wsol' on it first, "
+                                 "or give --threshold TAU)",
+                                 loaded.path()));
+  }
+  const double tau = options.threshold ? *options.threshold : loaded.best_threshold;
+  if (!(tau >= 0.0 && tau <= 1.0)) throw UsageError(fmt::format("threshold {} is outside [0, 1]", tau));
+  return tau;
+}
+
+// What the chunks are computed with (OUT/parts/run.json): a rerun with other
+// settings is refused unless --force.
+nlohmann::json run_signature(const config::Config& cfg, const LoadedNet& loaded, double tau,
+                             const std::string& split, std::int64_t samples, const data::Transform& tf,
+                             std::int64_t chunk_size) {
+  return {{"command", "extract-boxes"},
+          {"checkpoint", fs::absolute(loaded.path()).lexically_normal().string()},
+          {"polarity", loaded.polarity},
+          {"threshold", tau},
+          {"data", fs::absolute(cfg.data.root).lexically_normal().string()},
+          {"split", split},
+          {"samples", samples},
+          {"test_resize", tf.resize},
+          {"test_crop", tf.crop},
+          {"chunk_size", chunk_size}};
+}
+
+// One chunk through data::Loader: one rank's view (the chunk is this rank's
+// already), in index order, the last batch short, the skip policy of data.
+data::LoaderOptions chunk_loader_options(const config::Config& cfg, int threads) {
+  data::LoaderOptions o;
+  o.batch_per_rank = cfg.eval.batch_size;
+  o.rank = 0;
+  o.world = 1;
+  o.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
+  o.shuffle = false;
+  o.drop_last = false;
+  o.skip_bad = cfg.data.bad_sample == "skip";
+  return o;
+}
+
+// What the boxes of a chunk need.
+struct ChunkBoxer {
+  model::C2amNetImpl& net;
+  int polarity = 0;
+  data::Transform tf;
+  double tau = 0.0;
+  data::LoaderOptions loader;
+  const util::Logger& log;
+};
+
+// Appends the records of one batch of the chunk whose images are `images`.
+void add_batch_records(const ChunkBoxer& b, const data::Batch& batch,
+                       const std::vector<jobs::JobImage>& images, std::vector<BoxRecord>& out) {
+  const torch::Tensor maps =
+      model::oriented_map(b.net.forward(batch.images).map, /*negative=*/b.polarity == 1).contiguous();
+  const int mh = static_cast<int>(maps.size(2)), mw = static_cast<int>(maps.size(3));
+  const Scale to_crop = map_to_crop(mw, mh, b.tf.crop, b.tf.crop);
+  for (size_t i = 0; i < batch.sample_ids.size(); ++i) {
+    const jobs::JobImage& im = images[static_cast<size_t>(batch.sample_ids[i])];
+    const auto [ow, oh] = batch.original_sizes[i];
+    const MapView view{maps[static_cast<int64_t>(i)][0].data_ptr<float>(), mw, mh};
+    const image::Box crop_box = scale_box(boxes_at_threshold(view, b.tau)[0], to_crop);
+    BoxRecord r;
+    r.index = im.index;
+    r.name = im.sample->name;
+    r.box = crop_box_to_original(crop_box, ow, oh, b.tf);
+    r.image_size = {ow, oh};
+    r.map_size = {mw, mh};
+    r.threshold = b.tau;
+    out.push_back(std::move(r));
+  }
+}
+
+// The boxes of chunk `chunk` (its samples `images`), in index order; an image
+// dropped under the skip policy has none (a warning names it).
+std::vector<BoxRecord> boxes_of_chunk(const ChunkBoxer& b, const data::Dataset& all, std::int64_t chunk,
+                                      const std::vector<jobs::JobImage>& images) {
+  data::Dataset part;
+  part.description = all.description;
+  part.shards = all.shards;
+  for (const jobs::JobImage& im : images) part.samples.push_back(*im.sample);
+  data::Loader loader(std::move(part), b.tf, b.loader);
+  loader.start_epoch(0);
+  std::vector<BoxRecord> records;
+  while (auto batch = loader.next()) {
+    for (const std::string& why : batch->skipped) {
+      b.log.warn("extract-boxes: chunk {}: no box for an undecodable image (data.bad_sample = skip): {}",
+                 chunk, why);
+    }
+    if (!batch->sample_ids.empty()) add_batch_records(b, *batch, images, records);
+  }
+  return records;
+}
+
+// Rank 0, after every chunk is done: boxes.jsonl and pseudo_boxes.json, and a
+// warning naming the chunks whose skipped images have no box.
+void write_outputs(const data::Dataset& all, std::int64_t chunk_size, const ExtractBoxesOptions& options,
+                   ExtractBoxesResult& result, const util::Logger& log) {
+  const std::vector<BoxRecord> records = merge_box_chunks(options.out_dir, all, chunk_size);
+  util::write_file_atomic(result.boxes_file, jsonl(records));
+  util::write_file_atomic(result.psol_file, psol_json(records, options.split, options.psol_root));
+  result.written = static_cast<std::int64_t>(records.size());
+  if (result.written == result.total) return;
+  std::vector<std::int64_t> boxes(static_cast<size_t>(jobs::chunk_count(result.total, chunk_size)), 0);
+  for (const BoxRecord& r : records) ++boxes[static_cast<size_t>(r.index / chunk_size)];
+  std::vector<std::int64_t> short_chunks;
+  for (size_t c = 0; c < boxes.size(); ++c) {
+    const std::int64_t want = std::min(chunk_size, result.total - static_cast<std::int64_t>(c) * chunk_size);
+    if (boxes[c] < want) short_chunks.push_back(static_cast<std::int64_t>(c));
+  }
+  log.warn(
+      "{} of {} images have no box (undecodable, skipped under data.bad_sample = skip) in chunk(s) {}; "
+      "those chunks are done, so a rerun keeps them without a box: to retry them, delete their "
+      "{}/parts/chunk-<k>.done and rerun, or rerun with --force",
+      result.total - result.written, result.total, fmt::join(short_chunks, ", "), options.out_dir);
+}
+
+}  // namespace
+
 ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOptions& options,
                                  comm::Communicator& comm, const util::Logger& log) {
   const auto start = std::chrono::steady_clock::now();
   const int threads = util::resolve_threads(cfg.run.threads);
   torch::set_num_threads(threads);
   torch::NoGradGuard no_grad;
-  ExtractBoxesResult result;
-
   LoadedNet loaded = load_checkpoint_net(options.checkpoint, log);
   loaded.net->eval();
+  ExtractBoxesResult result;
   result.checkpoint = loaded.path();
   result.polarity = loaded.polarity;
-  result.threshold = options.threshold ? *options.threshold : loaded.best_threshold;
-  if (!options.threshold && std::isnan(loaded.best_threshold)) {
-    throw UsageError(fmt::format("checkpoint '{}' has no best_threshold (run 'c2am eval-wsol' on it first, "
-                                 "or give --threshold TAU)",
-                                 loaded.path()));
-  }
-  if (!(result.threshold >= 0.0 && result.threshold <= 1.0)) {
-    throw UsageError(fmt::format("threshold {} is outside [0, 1]", result.threshold));
-  }
-  const double tau = result.threshold;
+  result.threshold = resolve_threshold(options, loaded);
+  result.boxes_file = options.out_dir + "/boxes.jsonl";
+  result.psol_file = options.out_dir + "/pseudo_boxes.json";
 
   const data::Transform tf = data::test_transform(cfg.data);
   const data::Dataset all = data::open_split(cfg.data, options.split);
   result.total = static_cast<std::int64_t>(all.samples.size());
-  log.info("extracting boxes of {} ({} images) at tau {} with {} (polarity {}), {} rank(s)", all.description,
-           result.total, tau, loaded.path(), loaded.polarity ? "negative" : "positive", comm.world());
-
-  const nlohmann::json run = {{"checkpoint", fs::absolute(loaded.path()).lexically_normal().string()},
-                              {"polarity", loaded.polarity},
-                              {"threshold", tau},
-                              {"split", options.split},
-                              {"samples", result.total},
-                              {"test_resize", tf.resize},
-                              {"test_crop", tf.crop}};
-  if (comm.rank() == 0) prepare_out_dir(options.out_dir, run, options.force);
-  comm.barrier();
-
-  // What earlier runs finished (every rank reads the same files, so every
-  // rank derives the same list of what is left).
-  const std::vector<BoxRecord> done = read_parts(options.out_dir);
-  std::vector<char> is_done(all.samples.size(), 0);
-  for (const BoxRecord& r : done) {
-    if (r.index >= result.total || r.name != all.samples[static_cast<size_t>(r.index)].name) {
-      throw UsageError(fmt::format("{}: sample {} ('{}') does not match the dataset {}; rerun with --force",
-                                   options.out_dir, r.index, r.name, all.description));
-    }
-    is_done[static_cast<size_t>(r.index)] = 1;
+  const std::int64_t chunk_size = box_chunk_size(cfg.eval.batch_size);
+  log.info("extracting boxes of {} ({} images) at tau {} with {} (polarity {}), {} rank(s), chunks of {}",
+           all.description, result.total, result.threshold, loaded.path(),
+           loaded.polarity ? "negative" : "positive", comm.world(), chunk_size);
+  if (options.force && comm.rank() == 0) {
+    std::error_code ec;
+    fs::remove(result.boxes_file, ec);
+    fs::remove(result.psol_file, ec);
   }
-  result.resumed = static_cast<std::int64_t>(done.size());
-  data::Dataset todo;
-  todo.description = all.description;
-  todo.shards = all.shards;
-  std::vector<std::int64_t> global_index;
-  for (size_t i = 0; i < all.samples.size(); ++i) {
-    if (is_done[i]) continue;
-    todo.samples.push_back(all.samples[i]);
-    global_index.push_back(static_cast<std::int64_t>(i));
-  }
-  if (result.resumed > 0) log.info("resuming: {} boxes already done, {} to go", result.resumed, todo.samples.size());
-  comm.barrier();  // every rank has read the parts before any rank repairs its own
 
-  {
-    PartWriter part(part_path(options.out_dir, comm.rank()));
-    data::LoaderOptions lopt;
-    lopt.batch_per_rank = cfg.eval.batch_size;
-    lopt.rank = comm.rank();
-    lopt.world = comm.world();
-    lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
-    lopt.shuffle = false;
-    lopt.drop_last = false;
-    lopt.skip_bad = cfg.data.bad_sample == "skip";
-    const auto left = static_cast<std::int64_t>(todo.samples.size());
-    data::Loader loader(std::move(todo), tf, lopt);
-    loader.start_epoch(0);
-    // This rank's share: rows [rank*n, (rank+1)*n) of each global batch.
-    const std::int64_t global = static_cast<std::int64_t>(lopt.batch_per_rank) * lopt.world;
-    std::int64_t share = 0;
-    for (std::int64_t b = 0; b * global < left; ++b) {
-      const std::int64_t begin = b * global + static_cast<std::int64_t>(lopt.rank) * lopt.batch_per_rank;
-      share += std::clamp<std::int64_t>(left - begin, 0, lopt.batch_per_rank);
-    }
-
-    std::int64_t mine = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto last_report = t0;
-    while (auto batch = loader.next()) {
-      const int64_t n = batch->images.size(0);
-      if (n == 0) continue;
-      const torch::Tensor maps =
-          model::oriented_map(loaded.net->forward(batch->images).map, loaded.polarity == 1).contiguous();
-      const int mh = static_cast<int>(maps.size(2)), mw = static_cast<int>(maps.size(3));
-      const Scale to_crop = map_to_crop(mw, mh, tf.crop, tf.crop);
-      std::string lines;
-      for (int64_t i = 0; i < n; ++i) {
-        const auto local = static_cast<size_t>(batch->sample_ids[static_cast<size_t>(i)]);
-        const auto [ow, oh] = batch->original_sizes[static_cast<size_t>(i)];
-        const MapView view{maps[i][0].data_ptr<float>(), mw, mh};
-        const image::Box crop_box = scale_box(boxes_at_threshold(view, tau)[0], to_crop);
-        BoxRecord r;
-        r.index = global_index[local];
-        r.name = loader.samples()[local].name;
-        r.box = crop_box_to_original(crop_box, ow, oh, tf);
-        r.image_size = {ow, oh};
-        r.map_size = {mw, mh};
-        r.threshold = tau;
-        lines += box_record_to_json(r);
-        lines += '\n';
-      }
-      part.append(lines);
-      mine += n;
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_report >= std::chrono::seconds(2) || mine + static_cast<std::int64_t>(loader.skipped()) >= share) {
-        last_report = now;
-        const double s = std::chrono::duration<double>(now - t0).count();
-        const double rate = s > 0 ? static_cast<double>(mine) / s : 0.0;
-        // Rank 0's own share; the job's rate assumes every rank runs as fast.
-        log.progress(fmt::format("extract-boxes {}/{} images on rank 0 of {}, {:.1f} images/s, ETA {}", mine, share,
-                                 comm.world(), rate * comm.world(),
-                                 util::format_duration(rate > 0 ? static_cast<double>(share - mine) / rate : NAN)));
-      }
-    }
-    log.end_progress();
-    if (loader.skipped() > 0) {
-      log.warn("{} undecodable images skipped (data.bad_sample = skip); a rerun retries them", loader.skipped());
-    }
-  }
-  comm.barrier();  // every part is complete
-
-  result.boxes_file = options.out_dir + "/boxes.jsonl";
-  result.psol_file = options.out_dir + "/pseudo_boxes.json";
-  if (comm.rank() == 0) {
-    const std::vector<BoxRecord> records = read_parts(options.out_dir);
-    std::string text;
-    text.reserve(records.size() * 160);
-    for (const BoxRecord& r : records) {
-      text += box_record_to_json(r);
-      text += '\n';
-    }
-    util::write_file_atomic(result.boxes_file, text);
-    util::write_file_atomic(result.psol_file, psol_json(records, options.split, options.psol_root));
-    result.written = static_cast<std::int64_t>(records.size());
-    result.processed = result.written - result.resumed;
-    if (result.written < result.total) {
-      log.warn("{} of {} images have no box (skipped as undecodable)", result.total - result.written,
-               result.total);
-    }
-  }
+  jobs::ImageJobOptions job;
+  job.command = "extract-boxes";
+  job.out_dir = options.out_dir;
+  job.run_json =
+      run_signature(cfg, loaded, result.threshold, options.split, result.total, tf, chunk_size).dump();
+  job.force = options.force;
+  job.decode = false;        // the loader decodes, at the test transform
+  job.name_by_stem = false;  // one file per chunk, none per image
+  job.chunk_size = chunk_size;
+  const ChunkBoxer boxer{
+      *loaded.net, loaded.polarity, tf, result.threshold, chunk_loader_options(cfg, threads), log};
+  const jobs::ImageJobResult r =
+      jobs::run_image_job(all, job, comm, log, [&](std::int64_t chunk, std::vector<jobs::JobImage>& images) {
+        write_box_chunk(box_chunk_file(options.out_dir, chunk), boxes_of_chunk(boxer, all, chunk, images));
+      });
+  result.resumed = r.resumed;
+  result.processed = r.processed;
+  if (comm.rank() == 0) write_outputs(all, chunk_size, options, result, log);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -1,11 +1,12 @@
 // Implements: `c2am extract-boxes`, the WSOL deliverable: one pseudo box per
 // image of a split (CorLoc protocol at one tau: largest contour of the
 // map-resolution map, scaled into the test crop), mapped back to the original
-// image's pixels. Each rank streams JSON lines to OUT/parts/boxes-rank<r>.jsonl
-// (flushed every batch); a rerun reads every part, skips what is done and
-// splits the rest over the ranks; rank 0 merges OUT/boxes.jsonl (sorted by
-// index) and exports OUT/pseudo_boxes.json in the reference's PSOL format.
-// Formats: docs/wsol.md.
+// image's pixels. The split runs as a resumable job (jobs/image_jobs.h):
+// chunks of 8 batches of eval.batch_size images dealt to the ranks; a chunk's
+// boxes are written atomically to OUT/parts/boxes-<chunk>.jsonl, then its done
+// marker; a rerun redoes only the chunks without a marker. Rank 0 merges the
+// chunks into OUT/boxes.jsonl (sorted by index) and exports
+// OUT/pseudo_boxes.json in the reference's PSOL format. Formats: docs/wsol.md.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -33,7 +34,7 @@ struct ExtractBoxesOptions {
 // (x0, y0, x1, y1) in original image pixels.
 using PixelBox = std::array<double, 4>;
 
-// One line of a part file and of boxes.jsonl.
+// One line of a chunk file and of boxes.jsonl.
 struct BoxRecord {
   std::int64_t index = -1;           // global sample index in the split
   std::string name;                  // dataset-relative path
@@ -48,8 +49,8 @@ struct ExtractBoxesResult {
   int polarity = 0;
   double threshold = 0.0;
   std::int64_t total = 0;            // samples in the split
-  std::int64_t resumed = 0;          // already done when this run started
-  std::int64_t processed = 0;        // boxes this run computed (all ranks)
+  std::int64_t resumed = 0;          // images of the chunks done when this run started
+  std::int64_t processed = 0;        // images this run processed (all ranks; skipped ones included)
   std::int64_t written = 0;          // lines in boxes.jsonl
   double seconds = 0.0;
   std::string boxes_file;
@@ -62,15 +63,31 @@ struct ExtractBoxesResult {
 PixelBox crop_box_to_original(const image::Box& crop_box, int orig_w, int orig_h, const data::Transform& t);
 
 // JSON line (no newline) and back. parse_box_record returns nullopt for a
-// line that is not a complete record (a torn last line).
+// line that is not a complete record.
 std::string box_record_to_json(const BoxRecord& r);
 std::optional<BoxRecord> parse_box_record(const std::string& line);
 
-// Every record of OUT/parts/boxes-rank*.jsonl, whatever rank count wrote
-// them, sorted by index, duplicates dropped. A file's unterminated or
-// unparsable LAST line is ignored (a kill mid-write); a bad line elsewhere
-// throws c2am::Error naming file and line.
-std::vector<BoxRecord> read_parts(const std::string& out_dir);
+// Images per chunk of the job: kBoxBatchesPerChunk batches of eval.batch_size.
+constexpr std::int64_t kBoxBatchesPerChunk = 8;
+std::int64_t box_chunk_size(int batch_size);
+
+// OUT/parts/boxes-<chunk, 6 digits>.jsonl: the boxes of one chunk.
+std::string box_chunk_file(const std::string& out_dir, std::int64_t chunk);
+
+// Writes `records` (a chunk's, in index order) to `path` atomically, one JSON
+// line each.
+void write_box_chunk(const std::string& path, const std::vector<BoxRecord>& records);
+
+// The records of one chunk file. A line that is not a whole record (also an
+// unterminated last line) throws c2am::Error naming file and line.
+std::vector<BoxRecord> read_box_chunk(const std::string& path);
+
+// The records of every chunk of a finished job over `dataset` (chunks of
+// `chunk_size` samples), in index order. Each chunk must be done (its marker)
+// and its file must hold only its own samples, in order, under the dataset's
+// names; errors name the file (and line).
+std::vector<BoxRecord> merge_box_chunks(const std::string& out_dir, const data::Dataset& dataset,
+                                        std::int64_t chunk_size);
 
 // The reference's PSOL value for a record: [x, y, w, h] of the box divided by
 // the image's width / height (= the reference's coordinates in the 480 x 480

@@ -8,12 +8,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "data/loader.h"
 #include "cams/map_store.h"
+#include "data/loader.h"
 #include "image/png.h"
+#include "jobs/image_jobs.h"
 #include "util/error.h"
 #include "util/threads.h"
-#include "wsss/image_jobs.h"
 
 namespace c2am::wsss {
 
@@ -67,7 +67,7 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, comm::Co
         {"gt_prob", params.gt_prob},
         {"gauss", {params.gauss_sxy, params.gauss_compat}},
         {"bilateral", {params.bilateral_sxy, params.bilateral_srgb, params.bilateral_compat}}}}};
-  ImageJobOptions job;
+  jobs::ImageJobOptions job;
   job.command = "bg-cues";
   job.out_dir = o.out_dir;
   job.run_json = run.dump();
@@ -77,7 +77,7 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, comm::Co
            result.maps_source, o.out_dir, cfg.wsss.cue_threshold, params.iterations, threads);
 
   std::atomic<std::int64_t> fg_before{0}, fg_after{0}, pixels{0};
-  auto one = [&](const JobImage& im) {
+  auto one = [&](const jobs::JobImage& im) {
     const int w = im.rgb.width, h = im.rgb.height;
     cams::ScoreMap map;
     if (reader) {
@@ -110,8 +110,8 @@ BgCuesResult bg_cues(const config::Config& cfg, const BgCuesOptions& o, comm::Co
     fg_after += after;
     pixels += static_cast<std::int64_t>(n);
   };
-  const ImageJobResult r =
-      run_image_job(dataset, job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
+  const jobs::ImageJobResult r =
+      jobs::run_image_job(dataset, job, comm, log, [&](std::int64_t, std::vector<jobs::JobImage>& images) {
         util::parallel_for(images.size(), threads, [&](size_t i) { one(images[i]); });
       });
   result.total = r.total;

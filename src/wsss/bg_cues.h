@@ -4,7 +4,7 @@
 // two-label map refined by the dense CRF over the image (dense_crf.h, with the
 // wsss.crf_* parameters), written as OUT/<stem>.png (8-bit grey, 255 =
 // foreground, 0 = background). Images are split over the ranks of a launcher
-// and over threads; resumable by chunks (image_jobs.h).
+// and over threads; resumable by chunks (jobs/image_jobs.h).
 #pragma once
 #include <string>
 

@@ -8,15 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cams/cam_store.h"
-#include "data/loader.h"
 #include "cams/map_store.h"
-#include "image/png.h"
-#include "model/precision.h"
 #include "checkpoint/trained.h"
+#include "data/loader.h"
+#include "image/png.h"
+#include "jobs/image_jobs.h"
 #include "model/network.h"
+#include "model/precision.h"
 #include "util/error.h"
 #include "util/threads.h"
-#include "wsss/image_jobs.h"
 #include "wsss/multiscale.h"
 
 namespace c2am::wsss {
@@ -30,7 +30,7 @@ struct Inference {
   checkpoint::Trained trained;
   data::Dataset dataset;
   MultiScaleOptions ms;
-  ImageJobOptions job;
+  jobs::ImageJobOptions job;
 };
 
 Inference prepare(const config::Config& cfg, const InferOptions& o, const std::string& command,
@@ -72,7 +72,7 @@ Inference prepare(const config::Config& cfg, const InferOptions& o, const std::s
   return in;
 }
 
-InferResult finish(const Inference& in, const ImageJobResult& r) {
+InferResult finish(const Inference& in, const jobs::ImageJobResult& r) {
   return InferResult{in.trained.path, in.trained.polarity, r.total, r.resumed, r.processed, r.seconds};
 }
 
@@ -102,10 +102,10 @@ InferResult infer_maps(const config::Config& cfg, const InferOptions& o, comm::C
   if (!o.png && !o.h5) throw UsageError("infer-maps: choose at least one output format (PNG or HDF5)");
   Inference in = prepare(cfg, o, "infer-maps", "c2am", log);
   const MapFn fn = map_fn(*in.trained.net);
-  const ImageJobResult r =
-      run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t chunk, std::vector<JobImage>& images) {
-        cams::MapChunkWriter writer(chunk_file(o.out_dir, "maps", chunk, "h5"));
-        for (JobImage& im : images) {
+  const jobs::ImageJobResult r = jobs::run_image_job(
+      in.dataset, in.job, comm, log, [&](std::int64_t chunk, std::vector<jobs::JobImage>& images) {
+        cams::MapChunkWriter writer(jobs::chunk_file(o.out_dir, "maps", chunk, "h5"));
+        for (jobs::JobImage& im : images) {
           const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
           const float* v = m.data_ptr<float>();
           const size_t n = static_cast<size_t>(im.rgb.width) * static_cast<size_t>(im.rgb.height);
@@ -118,11 +118,11 @@ InferResult infer_maps(const config::Config& cfg, const InferOptions& o, comm::C
       });
   if (o.h5 && comm.rank() == 0) {
     std::vector<std::pair<std::string, std::string>> links;
-    const std::vector<std::string> stems = unique_stems(in.dataset);
+    const std::vector<std::string> stems = jobs::unique_stems(in.dataset);
     for (size_t i = 0; i < stems.size(); ++i) {
       const std::int64_t chunk = static_cast<std::int64_t>(i) / in.job.chunk_size;
       links.emplace_back(stems[i],
-                         fs::relative(chunk_file(o.out_dir, "maps", chunk, "h5"), o.out_dir).string());
+                         fs::relative(jobs::chunk_file(o.out_dir, "maps", chunk, "h5"), o.out_dir).string());
     }
     cams::write_map_index(o.out_dir, links);
   }
@@ -134,9 +134,9 @@ InferResult infer_cams(const config::Config& cfg, const InferOptions& o, comm::C
   Inference in = prepare(cfg, o, "infer-cams", "classifier", log);
   const MapFn fn = map_fn(*in.trained.net);
   const int num_classes = in.trained.cfg.model.num_classes;
-  const ImageJobResult r =
-      run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
-        for (JobImage& im : images) {
+  const jobs::ImageJobResult r = jobs::run_image_job(
+      in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<jobs::JobImage>& images) {
+        for (jobs::JobImage& im : images) {
           // The image-level labels: the classes of its mask (the CAMs WSSS refines are those of the present
           // classes).
           const image::Image mask = in.dataset.mask(*im.sample);
@@ -171,9 +171,9 @@ InferResult predict_saliency(const config::Config& cfg, const InferOptions& opti
   in.ms.normalise = Normalise::kMean;
   in.ms.stride = 1;  // the network predicts at the input's resolution
   const MapFn fn = map_fn(*in.trained.net);
-  const ImageJobResult r =
-      run_image_job(in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<JobImage>& images) {
-        for (JobImage& im : images) {
+  const jobs::ImageJobResult r = jobs::run_image_job(
+      in.dataset, in.job, comm, log, [&](std::int64_t, std::vector<jobs::JobImage>& images) {
+        for (jobs::JobImage& im : images) {
           const torch::Tensor m = multiscale_maps(fn, im.rgb, in.ms);
           const size_t n = static_cast<size_t>(im.rgb.width) * static_cast<size_t>(im.rgb.height);
           write_grey_png(o.out_dir + "/" + im.stem + ".png", im.rgb.width, im.rgb.height,

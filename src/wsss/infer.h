@@ -1,6 +1,6 @@
 // Implements: the inference commands of the WSSS stage, each a trained network
 // run over every image of a split with the multi-scale path (multiscale.h),
-// split over the ranks of a launcher and resumable by chunks (image_jobs.h):
+// split over the ranks of a launcher and resumable by chunks (jobs/image_jobs.h):
 //   infer-maps        C²AM maps at image resolution: OUT/<stem>.png (8-bit,
 //                     round(255 m)) and/or OUT/maps.h5 (float16, map_store.h)
 //   infer-cams        the classifier's CAMs of the classes present in the

@@ -1,7 +1,9 @@
 // Implements: tests of `c2am extract-boxes`'s pieces: crop boxes back in
 // original pixels (hand-computed cases), JSON lines round trip, the PSOL
-// export read back as the PSOL loader reads it, and reading part files left
-// by a killed run (torn last line, several rank counts).
+// export read back as the PSOL loader reads it, and the chunk files of the
+// resumable job: read back and merged in index order, a chunk without its
+// done marker redone (also over a partly written file), bad lines and foreign
+// samples named by file and line.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,8 +11,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "comm/communicator.h"
 #include "eval/extract_boxes.h"
+#include "jobs/image_jobs.h"
 #include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
 
 namespace c2am::eval {
 namespace {
@@ -137,65 +143,150 @@ TEST(ExtractBoxes, PsolExportReadBackGivesTheSameBoxes) {
   }
 }
 
-class PartFiles : public ::testing::Test {
+// A split of 10 samples in chunks of 4 (the last one short), as the job cuts it.
+class ChunkFiles : public ::testing::Test {
  protected:
+  static constexpr std::int64_t kChunk = 4;
   void SetUp() override {
     dir_ = fs::path(C2AM_BINARY_DIR) / "test_extract_boxes" /
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "parts");
+    dataset_.description = "10 test samples";
+    for (int i = 0; i < 10; ++i) {
+      data::Sample s;
+      s.name = name(i);
+      dataset_.samples.push_back(s);
+    }
   }
-  void write(const std::string& file, const std::string& text) {
-    std::ofstream(dir_ / "parts" / file, std::ios::binary) << text;
+  static std::string name(std::int64_t i) { return "images/x/" + std::to_string(i) + ".jpg"; }
+  static BoxRecord rec(std::int64_t i) {
+    return record(i, name(i), {1, 2, 3, static_cast<double>(i)}, 10, 10);
   }
-  static std::string line(std::int64_t i) {
-    return box_record_to_json(record(i, "images/x/" + std::to_string(i) + ".jpg", {1, 2, 3, 4}, 10, 10)) + "\n";
+  static std::string line(std::int64_t i) { return box_record_to_json(rec(i)) + "\n"; }
+  std::string out() const { return dir_.string(); }
+  std::string chunk_path(std::int64_t c) const { return box_chunk_file(out(), c); }
+  void write(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary) << text;
+  }
+  void mark_done(std::int64_t c) { write(jobs::done_marker(out(), c), "4\n"); }
+  // The job as extract-boxes runs it (one process), with made-up boxes; returns the chunks it computed.
+  std::vector<std::int64_t> run_job(jobs::ImageJobResult* result = nullptr) {
+    const auto comm =
+        comm::make_communicator(comm::Context{}, config::DistConfig{}, torch::Device(torch::kCPU));
+    const util::Logger log;
+    jobs::ImageJobOptions o;
+    o.command = "extract-boxes";
+    o.out_dir = out();
+    o.run_json = "{\"chunk_size\":4}";
+    o.decode = false;
+    o.name_by_stem = false;
+    o.chunk_size = kChunk;
+    std::vector<std::int64_t> computed;
+    const jobs::ImageJobResult r = jobs::run_image_job(
+        dataset_, o, *comm, log, [&](std::int64_t chunk, std::vector<jobs::JobImage>& images) {
+          std::vector<BoxRecord> records;
+          for (const jobs::JobImage& im : images) records.push_back(rec(im.index));
+          write_box_chunk(chunk_path(chunk), records);
+          computed.push_back(chunk);
+        });
+    if (result) *result = r;
+    return computed;
   }
   fs::path dir_;
+  data::Dataset dataset_;
 };
 
-TEST_F(PartFiles, TornLastLineIsIgnoredAndEveryRankCountIsRead) {
-  // A 3-rank run killed mid-write: rank 2's last line is cut.
-  write("boxes-rank0.jsonl", line(0) + line(3));
-  write("boxes-rank1.jsonl", line(1) + line(4));
-  const std::string torn = line(5);
-  write("boxes-rank2.jsonl", line(2) + torn.substr(0, torn.size() / 2));
-  write("run.json", "{}\n");  // not a part
-  const std::vector<BoxRecord> got = read_parts(dir_.string());
-  ASSERT_EQ(got.size(), 5u);
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].index, static_cast<std::int64_t>(i));
+TEST_F(ChunkFiles, ChunkFilesAreReadBackAndMergedInIndexOrder) {
+  EXPECT_EQ(box_chunk_size(6), 48);
+  EXPECT_EQ(fs::path(chunk_path(3)).filename(), "boxes-000003.jsonl");
+  EXPECT_EQ(run_job(), (std::vector<std::int64_t>{0, 1, 2}));
+  EXPECT_EQ(util::read_file(chunk_path(1)), line(4) + line(5) + line(6) + line(7));
+  const std::vector<BoxRecord> chunk2 = read_box_chunk(chunk_path(2));
+  ASSERT_EQ(chunk2.size(), 2u);
+  EXPECT_EQ(chunk2[1].index, 9);
+  const std::vector<BoxRecord> all = merge_box_chunks(out(), dataset_, kChunk);
+  ASSERT_EQ(all.size(), 10u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(box_record_to_json(all[i]) + "\n", line(i));
 }
 
-TEST_F(PartFiles, CompleteButUnterminatedLastLineIsRedoneToo) {
-  // The record is whole but its newline is missing: it is redone (the rerun cuts it off before appending).
-  const std::string l = line(1);
-  write("boxes-rank0.jsonl", line(0) + l.substr(0, l.size() - 1));
-  const std::vector<BoxRecord> got = read_parts(dir_.string());
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].index, 0);
+TEST_F(ChunkFiles, ChunkWithoutDoneMarkerIsRedoneOverItsPartlyWrittenFile) {
+  run_job();
+  const std::string before = util::read_file(chunk_path(1));
+  // A kill while chunk 1 was written: no marker, a torn file.
+  fs::remove(jobs::done_marker(out(), 1));
+  write(chunk_path(1), line(4) + line(5).substr(0, 20));
+  jobs::ImageJobResult r;
+  EXPECT_EQ(run_job(&r), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(r.resumed, 6);
+  EXPECT_EQ(r.processed, 4);
+  EXPECT_EQ(util::read_file(chunk_path(1)), before);
+  EXPECT_EQ(merge_box_chunks(out(), dataset_, kChunk).size(), 10u);
+  // A finished folder: nothing to redo.
+  EXPECT_TRUE(run_job().empty());
 }
 
-TEST_F(PartFiles, DuplicatesFromAnEarlierRankCountAreDropped) {
-  write("boxes-rank0.jsonl", line(0) + line(1));
-  write("boxes-rank1.jsonl", line(1) + line(2));
-  const std::vector<BoxRecord> got = read_parts(dir_.string());
-  ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(got[2].index, 2);
-}
-
-TEST_F(PartFiles, BadLineInTheMiddleNamesFileAndLine) {
-  write("boxes-rank0.jsonl", line(0) + "garbage\n" + line(1));
+TEST_F(ChunkFiles, MergeNeedsEveryChunkDone) {
+  run_job();
+  fs::remove(jobs::done_marker(out(), 2));
   try {
-    read_parts(dir_.string());
+    merge_box_chunks(out(), dataset_, kChunk);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("boxes-rank0.jsonl:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("chunk 2 is not done"), std::string::npos) << e.what();
   }
 }
 
-TEST_F(PartFiles, NoPartsFolderMeansNothingDone) {
-  fs::remove_all(dir_ / "parts");
-  EXPECT_TRUE(read_parts(dir_.string()).empty());
+TEST_F(ChunkFiles, SkippedImagesLeaveGapsInTheirChunk) {
+  // Image 1 was undecodable (data.bad_sample = skip): chunk 0 is done with three boxes.
+  write(chunk_path(0), line(0) + line(2) + line(3));
+  write(chunk_path(1), line(4) + line(5) + line(6) + line(7));
+  write(chunk_path(2), line(8) + line(9));
+  for (int c = 0; c < 3; ++c) mark_done(c);
+  const std::vector<BoxRecord> all = merge_box_chunks(out(), dataset_, kChunk);
+  ASSERT_EQ(all.size(), 9u);
+  EXPECT_EQ(all[1].index, 2);
+}
+
+TEST_F(ChunkFiles, BadLineNamesFileAndLine) {
+  write(chunk_path(0), line(0) + "garbage\n" + line(1));
+  try {
+    read_box_chunk(chunk_path(0));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("boxes-000000.jsonl:2"), std::string::npos) << e.what();
+  }
+  // A done chunk is written atomically: an unterminated last line is damage too.
+  const std::string l = line(1);
+  write(chunk_path(0), line(0) + l.substr(0, l.size() - 1));
+  try {
+    read_box_chunk(chunk_path(0));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("boxes-000000.jsonl:2"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ChunkFiles, ForeignOrMisplacedSamplesAreNamedByFileAndLine) {
+  run_job();
+  // Another dataset's name for sample 5.
+  write(chunk_path(1), line(4) + box_record_to_json(record(5, "images/y/other.jpg", {1, 2, 3, 4}, 10, 10)) +
+                           "\n" + line(6) + line(7));
+  try {
+    merge_box_chunks(out(), dataset_, kChunk);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("boxes-000001.jsonl:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos) << e.what();
+  }
+  // Sample 8 in chunk 1's file.
+  write(chunk_path(1), line(4) + line(8));
+  try {
+    merge_box_chunks(out(), dataset_, kChunk);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("boxes-000001.jsonl:2"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-#include "wsss/image_jobs.h"
+// Implements: the resumable per-image job (see image_jobs.h).
+#include "jobs/image_jobs.h"
 
 #include <fmt/format.h>
 
@@ -15,18 +16,12 @@
 #include "util/run_signature.h"
 #include "util/threads.h"
 
-namespace c2am::wsss {
+namespace c2am::jobs {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string parts_dir(const std::string& out_dir) { return out_dir + "/parts"; }
-
-std::string done_marker(const std::string& out_dir, std::int64_t chunk) {
-  return chunk_file(out_dir, "chunk", chunk, "done");
-}
 
 // The images of chunk `chunk`, decoded on `threads` threads when asked.
 std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std::string>& stems,
@@ -38,7 +33,7 @@ std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std:
     JobImage& im = images[static_cast<size_t>(i - begin)];
     im.index = i;
     im.sample = &ds.samples[static_cast<size_t>(i)];
-    im.stem = stems[static_cast<size_t>(i)];
+    if (!stems.empty()) im.stem = stems[static_cast<size_t>(i)];
   }
   if (!decode) return images;
   util::parallel_for(images.size(), threads, [&](size_t i) {
@@ -49,6 +44,16 @@ std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std:
 }
 
 }  // namespace
+
+std::int64_t chunk_count(std::int64_t images, std::int64_t chunk_size) {
+  return (images + chunk_size - 1) / chunk_size;
+}
+
+std::string parts_dir(const std::string& out_dir) { return out_dir + "/parts"; }
+
+std::string done_marker(const std::string& out_dir, std::int64_t chunk) {
+  return chunk_file(out_dir, "chunk", chunk, "done");
+}
 
 std::string chunk_file(const std::string& out_dir, const std::string& name, std::int64_t chunk,
                        const std::string& ext) {
@@ -75,13 +80,13 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
                              const std::function<void(std::int64_t, std::vector<JobImage>&)>& process) {
   if (o.chunk_size <= 0) throw Error("image job: chunk size must be > 0");
   const auto t0 = Clock::now();
-  const std::vector<std::string> stems = unique_stems(ds);
+  const std::vector<std::string> stems = o.name_by_stem ? unique_stems(ds) : std::vector<std::string>{};
   if (comm.rank() == 0) util::claim_parts_dir(parts_dir(o.out_dir), o.run_json, o.force);
   comm.barrier();  // the parts folder is settled before any rank reads it
 
   ImageJobResult r;
   r.total = static_cast<std::int64_t>(ds.samples.size());
-  const std::int64_t chunks = (r.total + o.chunk_size - 1) / o.chunk_size;
+  const std::int64_t chunks = chunk_count(r.total, o.chunk_size);
   std::vector<std::int64_t> todo;
   for (std::int64_t c = 0; c < chunks; ++c) {
     if (fs::exists(done_marker(o.out_dir, c))) {
@@ -95,7 +100,7 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
     mine.push_back(todo[i]);
   }
   if (r.resumed > 0)
-    log.info("{}: {} of {} images already done in {}; resuming", o.command, r.resumed, r.total, o.out_dir);
+    log.info("{}: resuming: {} of {} images already done in {}", o.command, r.resumed, r.total, o.out_dir);
   log.info("{}: {} images in {} chunks to do on {} rank{}", o.command, r.total - r.resumed, todo.size(),
            comm.world(), comm.world() == 1 ? "" : "s");
 
@@ -132,4 +137,4 @@ ImageJobResult run_image_job(const data::Dataset& ds, const ImageJobOptions& o, 
   return r;
 }
 
-}  // namespace c2am::wsss
+}  // namespace c2am::jobs
