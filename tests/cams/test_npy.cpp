@@ -5,7 +5,8 @@
 // every dtype in C and Fortran order and big-endian, format versions 2.0 and
 // 3.0, the CAM dicts of the C²AM authors' code / PuzzleCAM (padded keys +
 // hr_cam) and IRN (zero-based keys, high_res, a torch tensor under "cam", keys
-// as a torch tensor), torch dtypes and views, protocol-5 pickles, and bad files.
+// as a torch tensor), torch dtypes and views, torch views outside their
+// storage, protocol-5 pickles, and bad files.
 // Every expected array comes as NAME.raw (C order, little-endian) with a line
 // "NAME FILE KEY DTYPE SHAPE" in manifest.txt.
 #include <fmt/format.h>
@@ -35,7 +36,7 @@ using c2am::cams::DType;
 using c2am::cams::NpyArray;
 
 constexpr const char* kMakeFiles = R"PY(
-import os, pickle, sys
+import collections, os, pickle, sys
 import numpy as np, torch
 out = sys.argv[1]
 rng = np.random.default_rng(0)
@@ -100,6 +101,19 @@ expect('torch_dtypes.bf16', 'torch_dtypes.npy', 'bf16', torch.tensor([1.5, -2.25
 sparse = torch.rand(1, 24, 28).to_sparse()
 save('sparse_high_res.npy', {'keys': np.array([4]), 'high_res': sparse})
 save('sparse_cam.npy', {'keys': np.array([4]), 'cam': sparse, 'high_res': hr[:1]})
+# Torch tensors with hand-made _rebuild_tensor_v2 arguments over a storage of 6 float32s: one view
+# inside it, the others reaching outside it (offset, stride, int64 overflow, an empty view past its end)
+# or with a negative stride, which torch never writes.
+class View:
+    def __init__(self, offset, size, stride):
+        self.args = (torch.arange(6, dtype=torch.float32).storage(), offset, size, stride, False,
+                     collections.OrderedDict())
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2, self.args)
+save('views.npy', {'inside': View(1, (2, 2), (1, 3)), 'offset': View(5, (2,), (1,)), 'stride': View(0, (2, 3), (4, 1)),
+                   'overflow': View(0, (3,), (2**62,)), 'empty': View(7, (0,), (1,)), 'negative': View(1, (2,), (-1,))})
+expect('views.inside', 'views.npy', 'inside', torch.arange(6, dtype=torch.float32).as_strided((2, 2), (1, 3), 1).numpy())
+save('outside_cam.npy', {'keys': np.array([4]), 'high_res': View(0, (1, 2, 3), (6, 3, 2))})
 # numpy scalars, Python lists, a Fortran and a big-endian array inside the pickle.
 fa = np.asfortranarray(rng.standard_normal((3, 4)))
 save('misc.npy', {'i': np.int64(5), 'f': np.float32(0.25), 'list': [1, 2, 3], 'floats': (1, 2.5),
@@ -263,6 +277,36 @@ TEST_F(Npy, TorchDtypesScalarsViewsAndParameters) {
   for (const char* key : {"f16", "f64", "i8", "u8", "i32", "bool", "scalar", "offset", "param", "bf16"}) {
     expect_array(std::string("torch_dtypes.") + key);
   }
+}
+
+TEST_F(Npy, TorchViewsOutsideTheirStorageAreRefusedNamingTheView) {
+  expect_array("views.inside");
+  const NpyArray views = c2am::cams::read_npy(file("views.npy"), true);  // reading the file is fine
+  const auto error = [&](const char* key) {
+    return error_of([&] { c2am::cams::array_from_value(*pk::find(*views.objects.at(0), key), key); });
+  };
+  const std::string storage = " lies outside its storage of 6 float32 elements";
+  EXPECT_EQ(
+      error("offset"),
+      "offset: torch.Tensor that cannot be read: torch tensor of size [2], stride [1], offset 5" + storage);
+  EXPECT_EQ(error("stride"),
+            "stride: torch.Tensor that cannot be read: torch tensor of size [2, 3], stride [4, 1], offset 0" +
+                storage);
+  EXPECT_EQ(
+      error("empty"),
+      "empty: torch.Tensor that cannot be read: torch tensor of size [0], stride [1], offset 7" + storage);
+  EXPECT_EQ(
+      error("overflow"),
+      "overflow: torch.Tensor that cannot be read: torch tensor of size [3], stride [4611686018427387904], "
+      "offset 0 reaches beyond the largest int64 element index");
+  EXPECT_EQ(
+      error("negative"),
+      "negative: torch.Tensor that cannot be read: torch tensor has a negative stride (-1) in dimension 0");
+  // The conversion names the file and the key.
+  const std::string path = file("outside_cam.npy");
+  const std::string msg = error_of([&] { c2am::cams::cams_from_npy(path, "x", "auto", "auto", nullptr); });
+  EXPECT_NE(msg.find(path + ": 'high_res'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("size [1, 2, 3], stride [6, 3, 2], offset 0" + storage), std::string::npos) << msg;
 }
 
 TEST_F(Npy, NumpyScalarsListsFortranAndBigEndianInsideThePickle) {

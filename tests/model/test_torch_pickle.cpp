@@ -126,6 +126,11 @@ Pickler(buf, protocol=4).dump({'h': V3(raw, 0, (3, 4), (4, 1), torch.float16),
 write_archive('v2style.pth', {'data.pkl': buf.getvalue(), 'byteorder': b'little', 'data/0': raw.data})
 torch.save({'h': h, 'h_tail': h[1:].clone(), 'h_t': h.t().contiguous()}, os.path.join(out, 'v2style.expected.pt'))
 
+# An archive whose tensor reaches outside its storage (12 float16 elements).
+buf = io.BytesIO()
+Pickler(buf, protocol=4).dump({'outside': V3(raw, 6, (2, 4), (4, 1), torch.float16)})
+write_archive('outside.pth', {'data.pkl': buf.getvalue(), 'byteorder': b'little', 'data/0': raw.data})
+
 # An archive whose pickle uses an opcode the reader lacks (EMPTY_SET).
 write_archive('badop.pth', {'data.pkl': b'\x80\x02\x8f.'})
 print('ok')
@@ -327,6 +332,16 @@ TEST_F(TorchPickle, OtherErrorsNameTheFile) {
   const std::string text = scratch("text.pth");
   std::ofstream(text) << "not a checkpoint\n";
   EXPECT_NE(error_of(text).find(text), std::string::npos);
+}
+
+TEST_F(TorchPickle, TensorOutsideItsStorageIsAnErrorNamingTheView) {
+  const std::string path = file("outside.pth");
+  const std::string msg = error_of(path);
+  EXPECT_EQ(msg.rfind("cannot read '" + path + "' as a torch.save file: ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("torch tensor of size [2, 4], stride [4, 1], offset 6 lies outside its storage of 12 "
+                     "float16 elements"),
+            std::string::npos)
+      << msg;
 }
 
 }  // namespace
