@@ -11,23 +11,22 @@
 // "NAME FILE KEY DTYPE SHAPE" in manifest.txt.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <sstream>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "common/error_message.h"
+#include "common/python_files.h"
+#include "common/temp_dir.h"
 #include "cams/convert_cams.h"
 #include "cams/npy.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -140,11 +139,6 @@ manifest.close()
 print('ok')
 )PY";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 struct Expected {
   std::string name, file, key, dtype;
   std::vector<int64_t> shape;
@@ -154,41 +148,13 @@ class Npy : public ::testing::Test {
  protected:
   // The Python files are written once per version of kMakeFiles into the build
   // folder and shared by the test processes; files the tests write themselves
-  // go to a scratch folder per process.
+  // go to a folder per test.
   static void SetUpTestSuite() {
-    namespace fs = std::filesystem;
-    char scratch_template[] = "/tmp/c2am_test_npy_XXXXXX";
-    if (mkdtemp(scratch_template) == nullptr) {
-      setup_error_ = "cannot create a temporary folder";
-      return;
-    }
-    scratch_ = scratch_template;
-    const std::string root = std::string(C2AM_BINARY_DIR) + "/tests/data_prep/npy_files";
-    dir_ = fmt::format("{}/{:016x}", root, std::hash<std::string>{}(kMakeFiles));
-    if (!fs::exists(dir_ + "/done")) {
-      fs::create_directories(root);
-      std::string tmp = root + "/tmp_XXXXXX";
-      if (mkdtemp(tmp.data()) == nullptr) {
-        setup_error_ = "cannot create a folder under " + root;
-        return;
-      }
-      std::ofstream(tmp + "/make_files.py") << kMakeFiles;
-      const std::string log = tmp + "/make_files.log";
-      if (std::system(fmt::format("/usr/bin/python3 {0}/make_files.py {0} > {1} 2>&1", tmp, log).c_str()) !=
-          0) {
-        setup_error_ = fmt::format(
-            "this test needs /usr/bin/python3 with numpy and torch (Debian: apt install python3-numpy "
-            "python3-torch) to write its .npy files; the script failed:\n{}",
-            read_all(log));
-      } else {
-        std::ofstream(tmp + "/done") << "ok\n";
-      }
-      std::error_code ec;
-      if (setup_error_.empty()) fs::rename(tmp, dir_, ec);  // fails when another test process was first
-      if (!setup_error_.empty() || ec) fs::remove_all(tmp);
-      if (!setup_error_.empty()) return;
-    }
-    std::istringstream manifest(read_all(dir_ + "/manifest.txt"));
+    dir_ = c2am::testing_util::python_files(
+        "cams/npy_files", kMakeFiles, "numpy and torch (Debian: apt install python3-numpy python3-torch)",
+        &setup_error_);
+    if (dir_.empty()) return;
+    std::istringstream manifest(c2am::util::read_file(dir_ + "/manifest.txt"));
     Expected e;
     std::string shape;
     while (manifest >> e.name >> e.file >> e.key >> e.dtype >> shape) {
@@ -200,13 +166,10 @@ class Npy : public ::testing::Test {
       expected_.push_back(e);
     }
   }
-  static void TearDownTestSuite() {
-    if (!scratch_.empty()) std::filesystem::remove_all(scratch_);
-  }
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static std::string file(const std::string& name) { return dir_ + "/" + name; }
-  static std::string scratch(const std::string& name) { return scratch_ + "/" + name; }
+  std::string scratch(const std::string& name) const { return tmp_.sub(name); }
   static const Expected& expected(const std::string& name) {
     for (const Expected& e : expected_) {
       if (e.name == name) return e;
@@ -226,13 +189,14 @@ class Npy : public ::testing::Test {
     const NpyArray a = load(e);
     EXPECT_EQ(std::string(c2am::cams::dtype_name(a.dtype)), e.dtype) << name;
     EXPECT_EQ(a.shape, e.shape) << name;
-    const std::string raw = read_all(file(name + ".raw"));
+    const std::string raw = c2am::util::read_file(file(name + ".raw"));
     EXPECT_TRUE(a.data == std::vector<std::uint8_t>(raw.begin(), raw.end()))
         << name << ": the elements differ";
   }
 
-  static inline std::string dir_, scratch_, setup_error_;
+  static inline std::string dir_, setup_error_;
   static inline std::vector<Expected> expected_;
+  c2am::testing_util::TempDir tmp_;  // this test's own files
 };
 
 std::string error_of(const std::function<void()>& fn) { return c2am::testing_util::error_message(fn); }
@@ -334,8 +298,8 @@ TEST_F(Npy, UndecodableTorchTensorFailsOnlyWhenItsKeyIsUsed) {
 }
 
 TEST_F(Npy, BadFilesAreErrorsNamingTheFile) {
-  const std::string irn = read_all(file("irn.npy"));
-  const std::string numeric = read_all(file("c_float32.npy"));
+  const std::string irn = c2am::util::read_file(file("irn.npy"));
+  const std::string numeric = c2am::util::read_file(file("c_float32.npy"));
   const std::pair<std::string, std::string> cases[] = {
       {irn.substr(0, 5), "the file is truncated"},
       {irn.substr(0, 60), "truncated inside the header"},
