@@ -74,7 +74,8 @@ struct TensorView {
 // saying which argument is wrong and how.
 TensorView parse_rebuild_args(const std::vector<pickle::ValuePtr>& args, bool v3);
 
-// Checks `view` against its storage, `storage_bytes` bytes of elements of
+// Checks `view` (as parse_rebuild_args gives it, so free of overflow and
+// negative values) against its storage, `storage_bytes` bytes of elements of
 // `storage_type`: the bytes are whole elements of the tensor's type, and every
 // element the view addresses lies inside them (an empty view: its offset lies
 // at most at the storage's end). Throws pickle::PickleError naming the view
