@@ -348,7 +348,7 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name, bool allow_p
   if (!spec.supported) throw Error(fmt::format("{}: unsupported dtype '{}'", prefix, descr->text));
   std::vector<std::int64_t> shape;
   try {
-    shape = npy_detail::int_list(*shape_v, "shape");
+    shape = pk::int_list(*shape_v, "shape");
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", prefix, e.what()));
   }

@@ -1,4 +1,4 @@
-// Implements: what the parts of the .npy reader share (private to data_prep):
+// Implements: what the parts of the .npy reader share (private to cams):
 // dtype descriptors, building C-order arrays from raw bytes, the native
 // payloads of unpickled numpy / torch objects, and the pickle hooks
 // (npy_pickle.cpp: numpy; npy_torch.cpp: torch tensors without LibTorch).
@@ -10,6 +10,7 @@
 
 #include "cams/npy.h"
 #include "util/pickle.h"
+#include "util/torch_storage.h"
 
 namespace c2am::cams::npy_detail {
 
@@ -45,7 +46,7 @@ struct Unreadable {      // an object the hooks understood but could not decode
   std::string why;
 };
 struct TorchStorage {  // a torch storage's elements (little-endian)
-  DType dtype = DType::kUInt8;
+  util::torch_storage::ElementType type = util::torch_storage::ElementType::kUInt8;
   std::string bytes;
 };
 
@@ -63,8 +64,5 @@ class NpyHooks : public util::pickle::Hooks {
 // is no torch global. In npy_torch.cpp.
 util::pickle::ValuePtr torch_call(const std::string& name, const std::vector<util::pickle::ValuePtr>& args,
                                   util::pickle::Hooks* hooks);
-
-// The long integer sequence of a tuple/list value (shapes, strides), or throws "<what>: ...".
-std::vector<std::int64_t> int_list(const util::pickle::Value& v, const std::string& what);
 
 }  // namespace c2am::cams::npy_detail

@@ -71,19 +71,6 @@ DTypeSpec parse_descr(std::string_view descr) {
   return spec;
 }
 
-std::vector<std::int64_t> int_list(const Value& v, const std::string& what) {
-  if (v.kind != Kind::kTuple && v.kind != Kind::kList) {
-    throw Error(fmt::format("{} is a {}, not a tuple of ints", what, pk::kind_name(v.kind)));
-  }
-  std::vector<std::int64_t> out;
-  for (const ValuePtr& item : v.items) {
-    if (item->kind != Kind::kInt)
-      throw Error(fmt::format("{} holds a {}, not an int", what, pk::kind_name(item->kind)));
-    out.push_back(item->integer);
-  }
-  return out;
-}
-
 std::vector<std::uint8_t> gather(const std::uint8_t* src, std::size_t src_elems, std::size_t elem,
                                  const std::vector<std::int64_t>& shape,
                                  const std::vector<std::int64_t>& strides, std::int64_t offset,
@@ -186,7 +173,7 @@ NpyArray set_state(const Value& state) {
     throw Error("numpy array state is not a (version, shape, dtype, is_fortran, data) tuple");
   }
   const size_t at = state.items.size() - 4;
-  const std::vector<std::int64_t> shape = int_list(*state.items[at], "numpy array shape");
+  const std::vector<std::int64_t> shape = pk::int_list(*state.items[at], "numpy array shape");
   const DTypeSpec& spec = dtype_of(*state.items[at + 1], "numpy array dtype");
   const Value& fortran = *state.items[at + 2];
   const Value& raw = *state.items[at + 3];
@@ -237,7 +224,7 @@ ValuePtr NpyHooks::call(const std::string& name, const std::vector<ValuePtr>& ar
       const DTypeSpec& spec = dtype_of(*args[1], "numpy array dtype");
       const bool fortran = args[3]->kind == Kind::kStr && args[3]->text == "F";
       return pk::make_object("numpy.ndarray",
-                             make_array(spec, int_list(*args[2], "numpy array shape"), fortran,
+                             make_array(spec, pk::int_list(*args[2], "numpy array shape"), fortran,
                                         bytes_of(*args[0], "numpy array data"), "numpy array"));
     }
   } catch (const Error& e) {

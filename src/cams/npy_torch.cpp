@@ -9,19 +9,21 @@
 #include <fmt/format.h>
 
 #include <cstring>
-#include <map>
 #include <optional>
 
 #include "cams/npy_internal.h"
 #include "util/error.h"
 #include "util/strings.h"
+#include "util/torch_storage.h"
 
 namespace c2am::cams::npy_detail {
 
 namespace pk = util::pickle;
+namespace ts = util::torch_storage;
 using pk::Kind;
 using pk::Value;
 using pk::ValuePtr;
+using ts::ElementType;
 
 namespace {
 
@@ -29,36 +31,39 @@ constexpr std::string_view kLegacyMagic("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x1
                                         10);  // 0x1950a86a20f9469cfc6c
 constexpr std::int64_t kLegacyProtocol = 1001;
 
-// Element type of a torch storage class or dtype global; kBFloat16 is widened to float32.
-enum class TorchType { kNone, kBFloat16, kPlain };
-struct TorchDType {
-  TorchType type = TorchType::kNone;
-  DType dtype = DType::kUInt8;
-};
-
-TorchDType torch_dtype(const std::string& global) {
-  static const std::map<std::string, DType> kTypes = {
-      {"torch.FloatStorage", DType::kFloat32},  {"torch.float32", DType::kFloat32},
-      {"torch.DoubleStorage", DType::kFloat64}, {"torch.float64", DType::kFloat64},
-      {"torch.HalfStorage", DType::kFloat16},   {"torch.float16", DType::kFloat16},
-      {"torch.LongStorage", DType::kInt64},     {"torch.int64", DType::kInt64},
-      {"torch.IntStorage", DType::kInt32},      {"torch.int32", DType::kInt32},
-      {"torch.ShortStorage", DType::kInt16},    {"torch.int16", DType::kInt16},
-      {"torch.CharStorage", DType::kInt8},      {"torch.int8", DType::kInt8},
-      {"torch.ByteStorage", DType::kUInt8},     {"torch.uint8", DType::kUInt8},
-      {"torch.BoolStorage", DType::kBool},      {"torch.bool", DType::kBool},
-      {"torch.UntypedStorage", DType::kUInt8},  {"torch.storage.UntypedStorage", DType::kUInt8},
-  };
-  if (global == "torch.BFloat16Storage" || global == "torch.bfloat16")
-    return {TorchType::kBFloat16, DType::kFloat32};
-  const auto it = kTypes.find(global);
-  if (it == kTypes.end()) return {};
-  return {TorchType::kPlain, it->second};
+// The npy dtype of a torch element type: bfloat16 is widened to float32;
+// complex has no DType.
+std::optional<DType> npy_dtype(ElementType type) {
+  switch (type) {
+    case ElementType::kFloat32:
+    case ElementType::kBFloat16:
+      return DType::kFloat32;
+    case ElementType::kFloat64:
+      return DType::kFloat64;
+    case ElementType::kFloat16:
+      return DType::kFloat16;
+    case ElementType::kInt64:
+      return DType::kInt64;
+    case ElementType::kInt32:
+      return DType::kInt32;
+    case ElementType::kInt16:
+      return DType::kInt16;
+    case ElementType::kInt8:
+      return DType::kInt8;
+    case ElementType::kUInt8:
+      return DType::kUInt8;
+    case ElementType::kBool:
+      return DType::kBool;
+    case ElementType::kComplex64:
+    case ElementType::kComplex128:
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 // bfloat16 is the upper half of a float32.
-std::string widen_bfloat16(std::string_view raw) {
-  std::string out(raw.size() * 2, '\0');
+std::vector<std::uint8_t> widen_bfloat16(const std::vector<std::uint8_t>& raw) {
+  std::vector<std::uint8_t> out(raw.size() * 2, 0);
   for (size_t i = 0; i + 1 < raw.size(); i += 2) {
     out[2 * i + 2] = raw[i];
     out[2 * i + 3] = raw[i + 1];
@@ -66,27 +71,18 @@ std::string widen_bfloat16(std::string_view raw) {
   return out;
 }
 
-struct LegacyRef {  // the persistent id of the legacy stream's storage
-  std::string key;
-  TorchDType type;
-  std::int64_t numel = 0;
-};
-
 class LegacyHooks : public pk::Hooks {
  public:
   ValuePtr persistent_load(const ValuePtr& pid) override {
-    const auto& p = pid->items;
-    if (pid->kind != Kind::kTuple || p.size() < 5 || p[0]->text != "storage" || p[1]->kind != Kind::kGlobal ||
-        p[2]->kind != Kind::kStr) {
-      throw Error(
-          "unexpected persistent id in the storage bytes (expected ('storage', type, key, location, numel))");
+    ts::StorageId id;
+    try {
+      id = ts::parse_storage_id(*pid);
+    } catch (const pk::PickleError& e) {
+      throw Error(e.detail());  // as an Error, the VM adds no pickle byte offset to it
     }
-    if (p.size() > 5 && p[5]->kind != Kind::kNone)
+    if (pid->items.size() > 5 && pid->items[5]->kind != Kind::kNone)
       throw Error("storage views (legacy view metadata) are not read");
-    LegacyRef ref{p[2]->text, torch_dtype(p[1]->text), p[4]->kind == Kind::kInt ? p[4]->integer : -1};
-    if (ref.type.type == TorchType::kNone)
-      throw Error(fmt::format("unsupported torch storage type '{}'", p[1]->text));
-    return pk::make_object("torch.storage", ref);
+    return pk::make_object("torch.storage", std::move(id));
   }
 };
 
@@ -115,7 +111,7 @@ TorchStorage load_from_bytes(const std::vector<ValuePtr>& args) {
     }
     LegacyHooks hooks;
     const ValuePtr root = pk::load(b, &hooks, &pos);
-    const auto* ref = std::any_cast<LegacyRef>(&root->native);
+    const auto* ref = std::any_cast<ts::StorageId>(&root->native);
     if (ref == nullptr) throw Error("the storage bytes hold no storage");
     const ValuePtr keys = pk::load(b, nullptr, &pos);
     if (keys->kind != Kind::kList || keys->items.size() != 1 || keys->items[0]->text != ref->key) {
@@ -125,50 +121,39 @@ TorchStorage load_from_bytes(const std::vector<ValuePtr>& args) {
     std::int64_t numel = 0;
     std::memcpy(&numel, b.data() + pos, sizeof numel);  // little-endian, as the stream says
     pos += 8;
-    const size_t elem = ref->type.type == TorchType::kBFloat16 ? 2 : dtype_size(ref->type.dtype);
+    const size_t elem = ts::element_size(ref->type);
     if (numel < 0 || static_cast<std::uint64_t>(numel) > (b.size() - pos) / elem) {
       throw Error(fmt::format("the storage bytes are truncated ({} elements announced, {} bytes present)",
                               numel, b.size() - pos));
     }
-    const std::string_view raw = b.substr(pos, static_cast<size_t>(numel) * elem);
-    TorchStorage s;
-    s.dtype = ref->type.dtype;
-    s.bytes = ref->type.type == TorchType::kBFloat16 ? widen_bfloat16(raw) : std::string(raw);
-    return s;
+    return TorchStorage{ref->type, std::string(b.substr(pos, static_cast<size_t>(numel) * elem))};
   } catch (const pk::PickleError& e) {
     throw Error(fmt::format("the storage bytes are not a legacy torch.save stream: {}", e.what()));
   }
 }
 
-// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-// _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype[, metadata])
+// _rebuild_tensor_v2 / _v3 (util/torch_storage.h checks the arguments): the
+// view's elements in C order, bfloat16 widened to float32.
 ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args, bool v3) {
-  if (args.size() < (v3 ? 7u : 6u))
-    throw Error(fmt::format("torch tensor rebuilt from {} arguments", args.size()));
+  const ts::TensorView view = ts::parse_rebuild_args(args, v3);
   if (const auto* u = std::any_cast<Unreadable>(&args[0]->native)) return pk::make_object("torch.Tensor", *u);
   const auto* storage = std::any_cast<TorchStorage>(&args[0]->native);
   if (storage == nullptr)
     throw Error(fmt::format("torch tensor storage is a {}", pk::kind_name(args[0]->kind)));
-  DType dtype = storage->dtype;
-  std::string widened;
-  std::string_view bytes = storage->bytes;
-  if (v3) {
-    const TorchDType t = args[6]->kind == Kind::kGlobal ? torch_dtype(args[6]->text) : TorchDType{};
-    if (t.type == TorchType::kNone)
-      throw Error(fmt::format("unsupported torch tensor dtype '{}'", args[6]->text));
-    if (t.type == TorchType::kBFloat16) bytes = widened = widen_bfloat16(bytes);
-    dtype = t.dtype;
-    if (bytes.size() % dtype_size(dtype) != 0)
-      throw Error("torch storage size is not a multiple of the dtype size");
+  ts::check_inside(view, storage->type, storage->bytes.size());
+  const ElementType type = view.dtype.value_or(storage->type);
+  const std::optional<DType> dtype = npy_dtype(type);
+  if (!dtype) {
+    throw Error(fmt::format("unsupported torch tensor dtype '{}' (the .npy reader has no complex types)",
+                            ts::element_name(type)));
   }
-  if (args[1]->kind != Kind::kInt) throw Error("torch tensor storage offset is not an int");
+  const size_t elem = ts::element_size(type);
   NpyArray a;
-  a.dtype = dtype;
-  a.shape = int_list(*args[2], "torch tensor size");
-  const std::vector<std::int64_t> strides = int_list(*args[3], "torch tensor stride");
-  const size_t elem = dtype_size(dtype);
-  a.data = gather(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size() / elem, elem, a.shape,
-                  strides, args[1]->integer, "torch tensor");
+  a.dtype = *dtype;
+  a.shape = view.sizes;
+  a.data = gather(reinterpret_cast<const std::uint8_t*>(storage->bytes.data()), storage->bytes.size() / elem,
+                  elem, view.sizes, view.strides, view.offset, "torch tensor");
+  if (type == ElementType::kBFloat16) a.data = widen_bfloat16(a.data);
   return pk::make_object("torch.Tensor", std::move(a));
 }
 

@@ -1,6 +1,7 @@
 // Implements: read_torch_save (see torch_pickle.h): the torch globals that
 // rebuild tensors from the archive's data/<key> storage records, as hooks of
-// the project's one pickle VM (util/pickle.h) run over data.pkl, and the
+// the project's one pickle VM (util/pickle.h) run over data.pkl (what the
+// storages and tensor arguments mean: util/torch_storage.h), and the
 // flattening of the unpickled object into dotted key paths.
 #include "model/torch_pickle.h"
 
@@ -9,7 +10,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -20,12 +20,14 @@
 #include "util/error.h"
 #include "util/pickle.h"
 #include "util/strings.h"
+#include "util/torch_storage.h"
 
 namespace c2am::model {
 
 namespace {
 
 namespace pk = util::pickle;
+namespace ts = util::torch_storage;
 using pk::Kind;
 using pk::Value;
 using pk::ValuePtr;
@@ -33,9 +35,10 @@ using pk::ValuePtr;
 constexpr int kMaxDepth = 200;  // deeper nesting means a self-referencing container
 
 // The native payloads of the objects the hooks make: a storage (a 1-D CPU
-// tensor of its elements) and a tensor.
+// tensor of its elements, and their type as the pickle names it) and a tensor.
 struct Storage {
   torch::Tensor data;
+  ts::ElementType type;
 };
 
 const torch::Tensor* tensor_of(const Value& v) {
@@ -47,57 +50,34 @@ const Storage* storage_of(const Value& v) {
 
 [[noreturn]] void fail(const std::string& what) { throw pk::PickleError(what); }
 
-// torch.<X>Storage (PyTorch 1.x and 2.x's typed storages) and 2.x's
-// torch.UntypedStorage, whose numel counts bytes.
-std::optional<torch::ScalarType> storage_dtype(const std::string& global) {
-  static const std::unordered_map<std::string, torch::ScalarType> kTypes = {
-      {"torch.FloatStorage", torch::kFloat},
-      {"torch.DoubleStorage", torch::kDouble},
-      {"torch.HalfStorage", torch::kHalf},
-      {"torch.BFloat16Storage", torch::kBFloat16},
-      {"torch.LongStorage", torch::kLong},
-      {"torch.IntStorage", torch::kInt},
-      {"torch.ShortStorage", torch::kShort},
-      {"torch.CharStorage", torch::kChar},
-      {"torch.ByteStorage", torch::kByte},
-      {"torch.BoolStorage", torch::kBool},
-      {"torch.ComplexFloatStorage", torch::kComplexFloat},
-      {"torch.ComplexDoubleStorage", torch::kComplexDouble},
-      {"torch.UntypedStorage", torch::kByte},
-      {"torch.storage.UntypedStorage", torch::kByte},
-  };
-  const auto it = kTypes.find(global);
-  if (it == kTypes.end()) return std::nullopt;
-  return it->second;
-}
-
-// The torch.<dtype> globals (torch.float32 pickles as GLOBAL 'torch float32').
-std::optional<torch::ScalarType> dtype_global(const std::string& global) {
-  static const std::unordered_map<std::string, torch::ScalarType> kTypes = {
-      {"torch.float32", torch::kFloat},
-      {"torch.float", torch::kFloat},
-      {"torch.float64", torch::kDouble},
-      {"torch.double", torch::kDouble},
-      {"torch.float16", torch::kHalf},
-      {"torch.half", torch::kHalf},
-      {"torch.bfloat16", torch::kBFloat16},
-      {"torch.int64", torch::kLong},
-      {"torch.long", torch::kLong},
-      {"torch.int32", torch::kInt},
-      {"torch.int", torch::kInt},
-      {"torch.int16", torch::kShort},
-      {"torch.short", torch::kShort},
-      {"torch.int8", torch::kChar},
-      {"torch.uint8", torch::kByte},
-      {"torch.bool", torch::kBool},
-      {"torch.complex64", torch::kComplexFloat},
-      {"torch.cfloat", torch::kComplexFloat},
-      {"torch.complex128", torch::kComplexDouble},
-      {"torch.cdouble", torch::kComplexDouble},
-  };
-  const auto it = kTypes.find(global);
-  if (it == kTypes.end()) return std::nullopt;
-  return it->second;
+torch::ScalarType scalar_type(ts::ElementType type) {
+  switch (type) {
+    case ts::ElementType::kFloat32:
+      return torch::kFloat;
+    case ts::ElementType::kFloat64:
+      return torch::kDouble;
+    case ts::ElementType::kFloat16:
+      return torch::kHalf;
+    case ts::ElementType::kBFloat16:
+      return torch::kBFloat16;
+    case ts::ElementType::kInt64:
+      return torch::kLong;
+    case ts::ElementType::kInt32:
+      return torch::kInt;
+    case ts::ElementType::kInt16:
+      return torch::kShort;
+    case ts::ElementType::kInt8:
+      return torch::kChar;
+    case ts::ElementType::kUInt8:
+      return torch::kByte;
+    case ts::ElementType::kBool:
+      return torch::kBool;
+    case ts::ElementType::kComplex64:
+      return torch::kComplexFloat;
+    case ts::ElementType::kComplex128:
+      return torch::kComplexDouble;
+  }
+  return torch::kByte;
 }
 
 // What torch.save's globals and persistent ids mean.
@@ -145,82 +125,37 @@ ValuePtr TorchHooks::call(const std::string& name, const std::vector<ValuePtr>& 
   return nullptr;  // OrderedDict, argparse.Namespace, torch.device, numpy scalars, ...: the VM's defaults
 }
 
-std::vector<int64_t> int_list(const Value& v, const char* what) {
-  if (v.kind != Kind::kTuple && v.kind != Kind::kList)
-    fail(fmt::format("tensor {} is a {}", what, pk::kind_name(v.kind)));
-  std::vector<int64_t> out;
-  for (const ValuePtr& item : v.items) {
-    if (item->kind != Kind::kInt) fail(fmt::format("tensor {} holds a {}", what, pk::kind_name(item->kind)));
-    out.push_back(item->integer);
-  }
-  return out;
-}
-
-// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-// _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype[, metadata])
+// _rebuild_tensor_v2 / _v3 (util/torch_storage.h checks the arguments): a
+// view of the storage, reinterpreted as v3's dtype where that differs.
 ValuePtr TorchHooks::rebuild_tensor(const std::vector<ValuePtr>& args, bool v3) {
-  if (args.size() < (v3 ? 7u : 6u)) fail(fmt::format("tensor rebuilt from {} arguments", args.size()));
+  const ts::TensorView view = ts::parse_rebuild_args(args, v3);
   const Storage* s = storage_of(*args[0]);
   if (s == nullptr) fail(fmt::format("tensor storage is a {}", pk::kind_name(args[0]->kind)));
+  ts::check_inside(view, s->type, static_cast<std::uint64_t>(s->data.nbytes()));
   torch::Tensor storage = s->data;
-  if (v3) {
-    const auto dtype = args[6]->kind == Kind::kGlobal ? dtype_global(args[6]->text) : std::nullopt;
-    if (!dtype) fail(fmt::format("unsupported tensor dtype '{}'", args[6]->text));
-    const auto elem = static_cast<int64_t>(c10::elementSize(*dtype));
-    if (storage.numel() * storage.element_size() % elem != 0)
-      fail("storage size is not a multiple of the dtype size");
-    if (storage.scalar_type() != *dtype) storage = storage.view(*dtype);
-  }
-  if (args[1]->kind != Kind::kInt) fail("tensor storage offset is not an int");
-  const int64_t offset = args[1]->integer;
-  const std::vector<int64_t> sizes = int_list(*args[2], "size");
-  const std::vector<int64_t> strides = int_list(*args[3], "stride");
-  if (sizes.size() != strides.size()) fail("tensor size and stride differ in length");
-  if (offset < 0) fail("tensor has a negative storage offset");
-  bool empty = false;
-  int64_t last = offset;  // index of the last element the view reaches
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (sizes[i] < 0 || strides[i] < 0) fail("tensor has a negative size or stride");
-    empty = empty || sizes[i] == 0;
-    if (sizes[i] > 0 && strides[i] > 0) {
-      if (sizes[i] - 1 > (std::numeric_limits<int64_t>::max() - last) / strides[i])
-        fail("tensor size overflows");
-      last += (sizes[i] - 1) * strides[i];
-    }
-  }
-  if (offset > storage.numel() || (!empty && last >= storage.numel())) {
-    fail(fmt::format("tensor of size [{}], stride [{}], offset {} lies outside its storage of {} elements",
-                     fmt::join(sizes, ", "), fmt::join(strides, ", "), offset, storage.numel()));
-  }
-  return pk::make_object("torch.Tensor", storage.as_strided(sizes, strides, offset));
+  const torch::ScalarType dtype = scalar_type(view.dtype.value_or(s->type));
+  if (storage.scalar_type() != dtype) storage = storage.view(dtype);
+  return pk::make_object("torch.Tensor", storage.as_strided(view.sizes, view.strides, view.offset));
 }
 
 // ('storage', storage_type, key, location, numel): record data/<key>, loaded
 // once into a 1-D CPU tensor (location is ignored).
 ValuePtr TorchHooks::persistent_load(const ValuePtr& pid) {
-  const auto& p = pid->items;
-  const auto is_text = [](const Value& v) { return v.kind == Kind::kStr || v.kind == Kind::kBytes; };
-  if (pid->kind != Kind::kTuple || p.size() < 5 || !is_text(*p[0]) || p[0]->text != "storage" ||
-      p[1]->kind != Kind::kGlobal || !is_text(*p[2])) {
-    fail("unsupported persistent id (expected ('storage', type, key, location, numel))");
-  }
-  const std::string& key = p[2]->text;
-  if (const auto it = storages_.find(key); it != storages_.end()) return it->second;
-  const auto dtype = storage_dtype(p[1]->text);
-  if (!dtype) fail(fmt::format("unsupported storage type '{}'", p[1]->text));
-  const std::string record = "data/" + key;
+  const ts::StorageId id = ts::parse_storage_id(*pid);
+  if (const auto it = storages_.find(id.key); it != storages_.end()) return it->second;
+  const std::string record = "data/" + id.key;
   if (!archive_->hasRecord(record)) fail(fmt::format("the archive lacks the storage record '{}'", record));
   auto [data, nbytes] = archive_->getRecord(record);
-  const size_t elem = c10::elementSize(*dtype);
-  const int64_t numel = p[4]->kind == Kind::kInt ? p[4]->integer : static_cast<int64_t>(nbytes / elem);
-  if (numel < 0 || static_cast<uint64_t>(numel) * elem > nbytes) {
+  const size_t elem = ts::element_size(id.type);
+  const int64_t numel = id.numel.value_or(static_cast<int64_t>(nbytes / elem));
+  if (numel < 0 || static_cast<uint64_t>(numel) > nbytes / elem) {
     fail(fmt::format("storage record '{}' holds {} bytes, too few for {} elements of {}", record, nbytes,
-                     numel, c10::toString(*dtype)));
+                     numel, ts::element_name(id.type)));
   }
-  torch::Tensor storage = torch::empty({numel}, torch::TensorOptions().dtype(*dtype));
+  torch::Tensor storage = torch::empty({numel}, torch::TensorOptions().dtype(scalar_type(id.type)));
   if (numel > 0) std::memcpy(storage.data_ptr(), data.get(), static_cast<size_t>(numel) * elem);
-  ValuePtr v = pk::make_object("torch.storage", Storage{storage});
-  storages_.emplace(key, v);
+  ValuePtr v = pk::make_object("torch.storage", Storage{storage, id.type});
+  storages_.emplace(id.key, v);
   return v;
 }
 

@@ -81,6 +81,18 @@ std::vector<std::string> str_keys(const Value& dict) {
   return out;
 }
 
+std::vector<std::int64_t> int_list(const Value& v, const std::string& what) {
+  if (v.kind != Kind::kTuple && v.kind != Kind::kList)
+    throw PickleError(fmt::format("{} is a Python {}, not a tuple of ints", what, kind_name(v.kind)));
+  std::vector<std::int64_t> out;
+  for (const ValuePtr& item : v.items) {
+    if (item->kind != Kind::kInt)
+      throw PickleError(fmt::format("{} holds a Python {}, not an int", what, kind_name(item->kind)));
+    out.push_back(item->integer);
+  }
+  return out;
+}
+
 PickleError::PickleError(std::string detail, std::size_t offset)
     : Error(offset == kNoOffset ? detail : fmt::format("{} (pickle byte {})", detail, offset)),
       detail_(std::move(detail)),

@@ -3,8 +3,8 @@
 // tree of Python values, without Python. What a global means (a tensor, a
 // numpy array) is the caller's business: Hooks turn calls of known globals,
 // persistent ids and BUILD states into values, possibly carrying a C++ object.
-// Users: model/torch_pickle.cpp (torch.save's data.pkl) and data_prep/npy
-// (object arrays of .npy files).
+// Users: model/torch_pickle.cpp (torch.save's data.pkl) and cams/npy* (object
+// arrays of .npy files), both through util/torch_storage.h for torch tensors.
 #pragma once
 #include <any>
 #include <cstddef>
@@ -65,6 +65,9 @@ const char* kind_name(Kind kind);
 ValuePtr find(const Value& dict, std::string_view key);
 // The str keys of a dict, in order (for messages).
 std::vector<std::string> str_keys(const Value& dict);
+// The ints of a tuple or list (shapes, strides). Throws PickleError "<what> is
+// a Python <kind>, not a tuple of ints" or "<what> holds a Python <kind>, not an int".
+std::vector<std::int64_t> int_list(const Value& v, const std::string& what);
 
 // A malformed or unsupported pickle. detail() says what is wrong, offset()
 // the byte offset of the opcode at fault (kNoOffset when unknown). Hooks

@@ -4,7 +4,6 @@
 // writes in the same layout, and the errors for bad input and bad files.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -16,8 +15,10 @@
 #include <string>
 
 #include "common/error_message.h"
+#include "common/temp_dir.h"
 #include "cams/cam_store.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/half.h"
 
 namespace {
@@ -25,34 +26,22 @@ namespace {
 namespace fs = std::filesystem;
 using c2am::cams::ClassCams;
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class CamStore : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ =
-        (fs::temp_directory_path() / fmt::format("c2am_cam_store_{}_{}", info->name(), ::getpid())).string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return tmp_.sub(name); }
 
   // Runs a Python script with h5py and numpy; returns its output, failing the test if it fails.
   std::string python(const std::string& script) const {
     const std::string py = path("script.py"), out = path("script.out");
     std::ofstream(py) << "import sys, h5py, numpy as np\n" << script;
     const int rc = std::system(fmt::format("/usr/bin/python3 {} > {} 2>&1", py, out).c_str());
-    const std::string text = read_all(out);
+    const std::string text = c2am::util::read_file(out);
     EXPECT_EQ(rc, 0) << "/usr/bin/python3 with h5py and numpy (Debian: python3-h5py) failed:\n" << text;
     return text;
   }
 
-  std::string dir_;
+  c2am::testing_util::TempDir tmp_;  // this test's folder
+  const std::string dir_ = tmp_.path();
 };
 
 // K maps of w x h with value (k*h*w + y*w + x) / (K*h*w): every value distinct, in [0, 1).
@@ -225,7 +214,7 @@ TEST_F(CamStore, MissingCorruptAndForeignFilesAreErrorsNamingTheFile) {
 
   const std::string good = path("good.h5");
   c2am::cams::write_class_cams(good, ramp({2, 9}, 16, 8));
-  const std::string bytes = read_all(good);
+  const std::string bytes = c2am::util::read_file(good);
   const std::string truncated = path("truncated.h5");
   std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   EXPECT_NE(error_of([&] { c2am::cams::read_class_cams(truncated); }).find(truncated), std::string::npos);

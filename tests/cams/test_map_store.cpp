@@ -1,7 +1,6 @@
 // The float16 map store of infer-maps: chunk files, the maps.h5 index of
 // external links (read through from another working directory, and by h5py).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -9,6 +8,7 @@
 #include <fstream>
 
 #include "cams/map_store.h"
+#include "common/temp_dir.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -18,8 +18,7 @@ namespace fs = std::filesystem;
 using namespace c2am::cams;  // NOLINT
 
 std::string fresh(const std::string& name) {
-  const std::string d = testing::TempDir() + "/c2am_maps_" + name + "_" + std::to_string(::getpid());
-  fs::remove_all(d);
+  const std::string d = c2am::testing_util::fresh_dir("c2am_maps_" + name);
   fs::create_directories(d + "/parts");
   return d;
 }

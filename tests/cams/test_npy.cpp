@@ -5,28 +5,28 @@
 // every dtype in C and Fortran order and big-endian, format versions 2.0 and
 // 3.0, the CAM dicts of the C²AM authors' code / PuzzleCAM (padded keys +
 // hr_cam) and IRN (zero-based keys, high_res, a torch tensor under "cam", keys
-// as a torch tensor), torch dtypes and views, protocol-5 pickles, and bad files.
+// as a torch tensor), torch dtypes and views, torch views outside their
+// storage, protocol-5 pickles, and bad files.
 // Every expected array comes as NAME.raw (C order, little-endian) with a line
 // "NAME FILE KEY DTYPE SHAPE" in manifest.txt.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <sstream>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "common/error_message.h"
+#include "common/python_files.h"
+#include "common/temp_dir.h"
 #include "cams/convert_cams.h"
 #include "cams/npy.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -35,7 +35,7 @@ using c2am::cams::DType;
 using c2am::cams::NpyArray;
 
 constexpr const char* kMakeFiles = R"PY(
-import os, pickle, sys
+import collections, os, pickle, sys
 import numpy as np, torch
 out = sys.argv[1]
 rng = np.random.default_rng(0)
@@ -100,6 +100,19 @@ expect('torch_dtypes.bf16', 'torch_dtypes.npy', 'bf16', torch.tensor([1.5, -2.25
 sparse = torch.rand(1, 24, 28).to_sparse()
 save('sparse_high_res.npy', {'keys': np.array([4]), 'high_res': sparse})
 save('sparse_cam.npy', {'keys': np.array([4]), 'cam': sparse, 'high_res': hr[:1]})
+# Torch tensors with hand-made _rebuild_tensor_v2 arguments over a storage of 6 float32s: one view
+# inside it, the others reaching outside it (offset, stride, int64 overflow, an empty view past its end)
+# or with a negative stride, which torch never writes.
+class View:
+    def __init__(self, offset, size, stride):
+        self.args = (torch.arange(6, dtype=torch.float32).storage(), offset, size, stride, False,
+                     collections.OrderedDict())
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2, self.args)
+save('views.npy', {'inside': View(1, (2, 2), (1, 3)), 'offset': View(5, (2,), (1,)), 'stride': View(0, (2, 3), (4, 1)),
+                   'overflow': View(0, (3,), (2**62,)), 'empty': View(7, (0,), (1,)), 'negative': View(1, (2,), (-1,))})
+expect('views.inside', 'views.npy', 'inside', torch.arange(6, dtype=torch.float32).as_strided((2, 2), (1, 3), 1).numpy())
+save('outside_cam.npy', {'keys': np.array([4]), 'high_res': View(0, (1, 2, 3), (6, 3, 2))})
 # numpy scalars, Python lists, a Fortran and a big-endian array inside the pickle.
 fa = np.asfortranarray(rng.standard_normal((3, 4)))
 save('misc.npy', {'i': np.int64(5), 'f': np.float32(0.25), 'list': [1, 2, 3], 'floats': (1, 2.5),
@@ -126,11 +139,6 @@ manifest.close()
 print('ok')
 )PY";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 struct Expected {
   std::string name, file, key, dtype;
   std::vector<int64_t> shape;
@@ -140,41 +148,13 @@ class Npy : public ::testing::Test {
  protected:
   // The Python files are written once per version of kMakeFiles into the build
   // folder and shared by the test processes; files the tests write themselves
-  // go to a scratch folder per process.
+  // go to a folder per test.
   static void SetUpTestSuite() {
-    namespace fs = std::filesystem;
-    char scratch_template[] = "/tmp/c2am_test_npy_XXXXXX";
-    if (mkdtemp(scratch_template) == nullptr) {
-      setup_error_ = "cannot create a temporary folder";
-      return;
-    }
-    scratch_ = scratch_template;
-    const std::string root = std::string(C2AM_BINARY_DIR) + "/tests/data_prep/npy_files";
-    dir_ = fmt::format("{}/{:016x}", root, std::hash<std::string>{}(kMakeFiles));
-    if (!fs::exists(dir_ + "/done")) {
-      fs::create_directories(root);
-      std::string tmp = root + "/tmp_XXXXXX";
-      if (mkdtemp(tmp.data()) == nullptr) {
-        setup_error_ = "cannot create a folder under " + root;
-        return;
-      }
-      std::ofstream(tmp + "/make_files.py") << kMakeFiles;
-      const std::string log = tmp + "/make_files.log";
-      if (std::system(fmt::format("/usr/bin/python3 {0}/make_files.py {0} > {1} 2>&1", tmp, log).c_str()) !=
-          0) {
-        setup_error_ = fmt::format(
-            "this test needs /usr/bin/python3 with numpy and torch (Debian: apt install python3-numpy "
-            "python3-torch) to write its .npy files; the script failed:\n{}",
-            read_all(log));
-      } else {
-        std::ofstream(tmp + "/done") << "ok\n";
-      }
-      std::error_code ec;
-      if (setup_error_.empty()) fs::rename(tmp, dir_, ec);  // fails when another test process was first
-      if (!setup_error_.empty() || ec) fs::remove_all(tmp);
-      if (!setup_error_.empty()) return;
-    }
-    std::istringstream manifest(read_all(dir_ + "/manifest.txt"));
+    dir_ = c2am::testing_util::python_files(
+        "cams/npy_files", kMakeFiles, "numpy and torch (Debian: apt install python3-numpy python3-torch)",
+        &setup_error_);
+    if (dir_.empty()) return;
+    std::istringstream manifest(c2am::util::read_file(dir_ + "/manifest.txt"));
     Expected e;
     std::string shape;
     while (manifest >> e.name >> e.file >> e.key >> e.dtype >> shape) {
@@ -186,13 +166,10 @@ class Npy : public ::testing::Test {
       expected_.push_back(e);
     }
   }
-  static void TearDownTestSuite() {
-    if (!scratch_.empty()) std::filesystem::remove_all(scratch_);
-  }
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static std::string file(const std::string& name) { return dir_ + "/" + name; }
-  static std::string scratch(const std::string& name) { return scratch_ + "/" + name; }
+  std::string scratch(const std::string& name) const { return tmp_.sub(name); }
   static const Expected& expected(const std::string& name) {
     for (const Expected& e : expected_) {
       if (e.name == name) return e;
@@ -212,13 +189,14 @@ class Npy : public ::testing::Test {
     const NpyArray a = load(e);
     EXPECT_EQ(std::string(c2am::cams::dtype_name(a.dtype)), e.dtype) << name;
     EXPECT_EQ(a.shape, e.shape) << name;
-    const std::string raw = read_all(file(name + ".raw"));
+    const std::string raw = c2am::util::read_file(file(name + ".raw"));
     EXPECT_TRUE(a.data == std::vector<std::uint8_t>(raw.begin(), raw.end()))
         << name << ": the elements differ";
   }
 
-  static inline std::string dir_, scratch_, setup_error_;
+  static inline std::string dir_, setup_error_;
   static inline std::vector<Expected> expected_;
+  c2am::testing_util::TempDir tmp_;  // this test's own files
 };
 
 std::string error_of(const std::function<void()>& fn) { return c2am::testing_util::error_message(fn); }
@@ -265,6 +243,36 @@ TEST_F(Npy, TorchDtypesScalarsViewsAndParameters) {
   }
 }
 
+TEST_F(Npy, TorchViewsOutsideTheirStorageAreRefusedNamingTheView) {
+  expect_array("views.inside");
+  const NpyArray views = c2am::cams::read_npy(file("views.npy"), true);  // reading the file is fine
+  const auto error = [&](const char* key) {
+    return error_of([&] { c2am::cams::array_from_value(*pk::find(*views.objects.at(0), key), key); });
+  };
+  const std::string storage = " lies outside its storage of 6 float32 elements";
+  EXPECT_EQ(
+      error("offset"),
+      "offset: torch.Tensor that cannot be read: torch tensor of size [2], stride [1], offset 5" + storage);
+  EXPECT_EQ(error("stride"),
+            "stride: torch.Tensor that cannot be read: torch tensor of size [2, 3], stride [4, 1], offset 0" +
+                storage);
+  EXPECT_EQ(
+      error("empty"),
+      "empty: torch.Tensor that cannot be read: torch tensor of size [0], stride [1], offset 7" + storage);
+  EXPECT_EQ(
+      error("overflow"),
+      "overflow: torch.Tensor that cannot be read: torch tensor of size [3], stride [4611686018427387904], "
+      "offset 0 reaches beyond the largest int64 element index");
+  EXPECT_EQ(
+      error("negative"),
+      "negative: torch.Tensor that cannot be read: torch tensor has a negative stride (-1) in dimension 0");
+  // The conversion names the file and the key.
+  const std::string path = file("outside_cam.npy");
+  const std::string msg = error_of([&] { c2am::cams::cams_from_npy(path, "x", "auto", "auto", nullptr); });
+  EXPECT_NE(msg.find(path + ": 'high_res'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("size [1, 2, 3], stride [6, 3, 2], offset 0" + storage), std::string::npos) << msg;
+}
+
 TEST_F(Npy, NumpyScalarsListsFortranAndBigEndianInsideThePickle) {
   for (const char* key : {"i", "f", "list", "floats", "fortran", "big_endian"})
     expect_array(std::string("misc.") + key);
@@ -290,8 +298,8 @@ TEST_F(Npy, UndecodableTorchTensorFailsOnlyWhenItsKeyIsUsed) {
 }
 
 TEST_F(Npy, BadFilesAreErrorsNamingTheFile) {
-  const std::string irn = read_all(file("irn.npy"));
-  const std::string numeric = read_all(file("c_float32.npy"));
+  const std::string irn = c2am::util::read_file(file("irn.npy"));
+  const std::string numeric = c2am::util::read_file(file("c_float32.npy"));
   const std::pair<std::string, std::string> cases[] = {
       {irn.substr(0, 5), "the file is truncated"},
       {irn.substr(0, 60), "truncated inside the header"},

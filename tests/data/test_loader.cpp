@@ -6,11 +6,12 @@
 #include <filesystem>
 #include <set>
 
+#include "common/synth_data.h"
+#include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/cub_layout.h"
 #include "data/loader.h"
 #include "data/shards.h"
-#include "synth/synth.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -23,18 +24,12 @@ using namespace c2am::image;  // NOLINT
 // Packs a synthetic CUB train split into two shards by hand (ShardWriter), and
 // optionally replaces one image by bytes that are not a JPEG.
 std::string packed_dir(const std::string& name, bool corrupt_one) {
-  const std::string raw = testing::TempDir() + "/" + name + "_raw";
-  const std::string out = testing::TempDir() + "/" + name + "_packed";
-  fs::remove_all(raw);
-  fs::remove_all(out);
-  c2am::synth::SynthOptions o;
-  o.layout = "cub";
-  o.num_train = 22;
-  o.num_test = 4;
-  o.min_size = 40;
-  o.max_size = 56;
-  o.seed = 11;
-  const std::string root = c2am::synth::generate(o, raw).root;
+  const std::string raw = c2am::testing_util::fresh_dir(name + "_raw");
+  const std::string out = c2am::testing_util::fresh_dir(name + "_packed");
+  const std::string root = c2am::testing_util::write_synth(
+      c2am::testing_util::small_synth("cub", /*train=*/22, /*test=*/4, /*min_size=*/40, /*max_size=*/56,
+                                      /*seed=*/11),
+      raw);
   std::vector<CubRecord> recs;
   for (const auto& r : read_cub(root)) {
     if (r.is_train) recs.push_back(r);

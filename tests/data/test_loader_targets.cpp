@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/temp_dir.h"
 #include "config/config.h"
 #include "image/jpeg.h"
 #include "data/loader.h"
@@ -32,10 +33,8 @@ struct Fixture {
 
 Fixture make_fixture(const std::string& name) {
   Fixture f;
-  f.packed = testing::TempDir() + "/" + name + "_packed";
-  f.cues = testing::TempDir() + "/" + name + "_cues";
-  fs::remove_all(f.packed);
-  fs::remove_all(f.cues);
+  f.packed = c2am::testing_util::fresh_dir(name + "_packed");
+  f.cues = c2am::testing_util::fresh_dir(name + "_cues");
   fs::create_directories(f.packed);
   fs::create_directories(f.cues);
   Manifest m;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "image/jpeg.h"
 #include "image/png.h"
 #include "data/shards.h"
@@ -25,8 +26,7 @@ using namespace c2am::data;
 using namespace c2am::image;  // NOLINT
 
 std::string fresh(const std::string& name) {
-  const std::string d = testing::TempDir() + "/shards_" + name;
-  fs::remove_all(d);
+  const std::string d = c2am::testing_util::fresh_dir("shards_" + name);
   fs::create_directories(d);
   return d;
 }

@@ -1,8 +1,8 @@
-// Implements: helpers shared by the data_prep tests: per-test temporary
-// folders, small synthetic datasets, and reading a packed folder back.
+// Implements: helpers shared by the data_prep tests: their small synthetic
+// dataset, reading a packed folder back, and error messages (scratch folders
+// and the synthetic-data helpers themselves are in tests/common/).
 #pragma once
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "common/error_message.h"
+#include "common/synth_data.h"
+#include "common/temp_dir.h"
 #include "data/shards.h"
 #include "synth/synth.h"
 
@@ -18,38 +20,16 @@ namespace c2am::data_prep::testing_util {
 
 namespace fs = std::filesystem;
 
-// A folder unique to the running test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("c2am_pack_") + info->test_suite_name() + "_" + info->name();
-    for (char& c : name)
-      if (c == '/') c = '_';
-    path_ = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using c2am::testing_util::TempDir;
 
 // A small synthetic dataset of `layout` (12 train, 6 test/val images of 40-64 px) under `dir`.
 inline std::string make_synth(const std::string& layout, const std::string& dir, int train = 12,
                               int test = 6) {
-  synth::SynthOptions o;
-  o.layout = layout;
-  o.num_train = train;
-  o.num_test = test;
+  synth::SynthOptions o =
+      c2am::testing_util::small_synth(layout, train, test, /*min_size=*/40, /*max_size=*/64, /*seed=*/5);
   o.num_classes = 3;
-  o.min_size = 40;
-  o.max_size = 64;
-  o.seed = 5;
   o.threads = 2;
-  return synth::generate(o, dir).root;
+  return c2am::testing_util::write_synth(o, dir);
 }
 
 // A packed folder opened: its manifest and a reader per shard.

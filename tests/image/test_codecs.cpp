@@ -1,14 +1,13 @@
 // Implements: tests of the JPEG/PNG codecs and the resize/crop/flip ops.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "common/error_message.h"
+#include "common/temp_dir.h"
 #include "image/jpeg.h"
 #include "image/png.h"
 #include "image/resize.h"
@@ -17,23 +16,7 @@
 namespace c2am::image {
 namespace {
 
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            (std::string("c2am_codecs_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing_util::TempDir;
 
 Image gradient(int w, int h) {
   Image img(w, h, 3);
@@ -137,15 +120,15 @@ TEST(Jpeg, ReadJpegOfMissingFileNamesThePath) {
 TEST(Png, RgbAndGreyRoundTripExactly) {
   TempDir dir;
   const Image rgb = gradient(33, 17);
-  write_png(dir.file("rgb.png"), rgb);
-  const Image rgb_back = read_png(dir.file("rgb.png"));
+  write_png(dir.sub("rgb.png"), rgb);
+  const Image rgb_back = read_png(dir.sub("rgb.png"));
   EXPECT_EQ(rgb_back.channels, 3);
   EXPECT_EQ(rgb_back.pixels, rgb.pixels);
 
   Image grey(13, 7, 1);
   for (size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = static_cast<std::uint8_t>(i * 3);
-  write_png(dir.file("grey.png"), grey);
-  const Image grey_back = read_png(dir.file("grey.png"));
+  write_png(dir.sub("grey.png"), grey);
+  const Image grey_back = read_png(dir.sub("grey.png"));
   EXPECT_EQ(grey_back.channels, 1);
   EXPECT_EQ(grey_back.width, 13);
   EXPECT_EQ(grey_back.pixels, grey.pixels);
@@ -156,8 +139,8 @@ TEST(Png, PaletteLabelsReadBackAsIndices) {
   Image labels(21, 5, 1);
   for (int x = 0; x < 21; ++x)
     for (int y = 0; y < 5; ++y) *labels.at(x, y) = static_cast<std::uint8_t>(y == 4 ? 255 : x);
-  write_png_palette(dir.file("mask.png"), labels, voc_palette());
-  const Image back = read_png(dir.file("mask.png"));
+  write_png_palette(dir.sub("mask.png"), labels, voc_palette());
+  const Image back = read_png(dir.sub("mask.png"));
   EXPECT_EQ(back.channels, 1);
   EXPECT_EQ(back.pixels, labels.pixels);
   // The colours are the VOC ones when the palette is expanded.
@@ -192,22 +175,22 @@ TEST(Png, SixteenBitGreyRoundTrips) {
   TempDir dir;
   std::vector<std::uint16_t> values(19 * 11);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::uint16_t>(i * 331 % 65536);
-  write_png16(dir.file("map16.png"), 19, 11, values);
-  const Grey16 back = read_png16(dir.file("map16.png"));
+  write_png16(dir.sub("map16.png"), 19, 11, values);
+  const Grey16 back = read_png16(dir.sub("map16.png"));
   EXPECT_EQ(back.width, 19);
   EXPECT_EQ(back.height, 11);
   EXPECT_EQ(back.values, values);
   // Read as 8 bits, the samples are scaled down.
-  const Image eight = read_png(dir.file("map16.png"));
+  const Image eight = read_png(dir.sub("map16.png"));
   EXPECT_EQ(eight.channels, 1);
   EXPECT_EQ(eight.pixels[100], static_cast<std::uint8_t>(std::lround(values[100] / 257.0)));
 }
 
 TEST(Png, ErrorsNameThePath) {
   TempDir dir;
-  const std::string missing = dir.file("missing.png");
+  const std::string missing = dir.sub("missing.png");
   EXPECT_NE(message_of([&] { read_png(missing); }).find(missing), std::string::npos);
-  const std::string bad = dir.file("bad.png");
+  const std::string bad = dir.sub("bad.png");
   write_png(bad, gradient(8, 8));
   const std::string text = "\x89PNG\r\n\x1a\n garbage that is not a PNG stream";
   FILE* f = std::fopen(bad.c_str(), "wb");
@@ -215,7 +198,7 @@ TEST(Png, ErrorsNameThePath) {
   std::fclose(f);
   const std::string m = message_of([&] { read_png(bad); });
   EXPECT_NE(m.find(bad), std::string::npos) << m;
-  const std::string m2 = message_of([&] { read_png16(dir.file("none.png")); });
+  const std::string m2 = message_of([&] { read_png16(dir.sub("none.png")); });
   EXPECT_NE(m2.find("none.png"), std::string::npos) << m2;
 }
 
@@ -263,11 +246,11 @@ TEST(Resize, BicubicAndNearestMatchPilByteForByte) {
       state = state * 1664525u + 1013904223u;
       v = static_cast<std::uint8_t>(state >> 24);
     }
-    const std::string in = dir.file("in" + std::to_string(channels) + ".png");
+    const std::string in = dir.sub("in" + std::to_string(channels) + ".png");
     write_png(in, img);
     for (auto [w, h] : {std::pair{64, 40}, std::pair{13, 9}, std::pair{29, 50}, std::pair{7, 17}}) {
       for (const char* filter : {"BICUBIC", "NEAREST"}) {
-        const std::string out = dir.file(fmt::format("{}_{}x{}_{}.png", filter, w, h, channels));
+        const std::string out = dir.sub(fmt::format("{}_{}x{}_{}.png", filter, w, h, channels));
         const std::string cmd = fmt::format(
             "/usr/bin/python3 -c \"from PIL import Image; Image.open('{}').resize(({}, {}), "
             "Image.{}).save('{}')\"",

@@ -5,29 +5,26 @@
 // of contiguous tensors that LibTorch's own torch::pickle_load can read.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <system_error>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "common/error_message.h"
+#include "common/python_files.h"
+#include "common/temp_dir.h"
 #include "model/torch_pickle.h"
 #include "model/weights.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
-
-constexpr const char* kPython = "/usr/bin/python3";
 
 constexpr const char* kMakeFiles = R"PY(
 import argparse, collections, io, os, pickle, sys
@@ -126,19 +123,19 @@ Pickler(buf, protocol=4).dump({'h': V3(raw, 0, (3, 4), (4, 1), torch.float16),
 write_archive('v2style.pth', {'data.pkl': buf.getvalue(), 'byteorder': b'little', 'data/0': raw.data})
 torch.save({'h': h, 'h_tail': h[1:].clone(), 'h_t': h.t().contiguous()}, os.path.join(out, 'v2style.expected.pt'))
 
+# An archive whose tensor reaches outside its storage (12 float16 elements).
+buf = io.BytesIO()
+Pickler(buf, protocol=4).dump({'outside': V3(raw, 6, (2, 4), (4, 1), torch.float16)})
+write_archive('outside.pth', {'data.pkl': buf.getvalue(), 'byteorder': b'little', 'data/0': raw.data})
+
 # An archive whose pickle uses an opcode the reader lacks (EMPTY_SET).
 write_archive('badop.pth', {'data.pkl': b'\x80\x02\x8f.'})
 print('ok')
 )PY";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The expected tensors, through LibTorch's own unpickler (a plain dict works there).
 TensorMap read_expected(const std::string& path) {
-  const std::string bytes = read_all(path);
+  const std::string bytes = c2am::util::read_file(path);
   const c10::IValue root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   TensorMap out;
   for (const auto& item : root.toGenericDict()) out[item.key().toStringRef()] = item.value().toTensor();
@@ -169,67 +166,30 @@ void expect_same(const TensorMap& ours, const TensorMap& expected) {
 
 // The message of the c2am::Error that reading `path` throws.
 std::string error_of(const std::string& path) {
-  try {
-    c2am::model::read_torch_save(path);
-  } catch (const c2am::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return c2am::testing_util::error_message([&] { c2am::model::read_torch_save(path); });
 }
 
 class TorchPickle : public ::testing::Test {
  protected:
   // The Python files are written once per version of kMakeFiles into the build
   // folder and shared by the test processes (ctest runs each test alone);
-  // files that the tests write themselves go to a scratch folder per process.
+  // files that the tests write themselves go to a folder per test.
   static void SetUpTestSuite() {
-    namespace fs = std::filesystem;
-    char scratch_template[] = "/tmp/c2am_torch_pickle_XXXXXX";
-    if (mkdtemp(scratch_template) == nullptr) {
-      setup_error_ = "cannot create a temporary folder";
-      return;
-    }
-    scratch_ = scratch_template;
-    const std::string root = std::string(C2AM_BINARY_DIR) + "/tests/model/torch_pickle_files";
-    dir_ = fmt::format("{}/{:016x}", root, std::hash<std::string>{}(kMakeFiles));
-    if (fs::exists(dir_ + "/done")) return;
-    fs::create_directories(root);
-    std::string tmp = root + "/tmp_XXXXXX";
-    if (mkdtemp(tmp.data()) == nullptr) {
-      setup_error_ = "cannot create a folder under " + root;
-      return;
-    }
-    const std::string log = tmp + "/make_files.log";
-    if (std::system(fmt::format("{} -c 'import torch, torchvision' > {} 2>&1", kPython, log).c_str()) != 0) {
-      setup_error_ = fmt::format(
-          "this test needs {} with PyTorch and torchvision (Debian: apt install python3-torch "
-          "python3-torchvision) to write its torch.save files:\n{}",
-          kPython, read_all(log));
-    } else {
-      std::ofstream(tmp + "/make_files.py") << kMakeFiles;
-      if (std::system(fmt::format("{} {}/make_files.py {} > {} 2>&1", kPython, tmp, tmp, log).c_str()) != 0) {
-        setup_error_ = "the Python script that writes the test files failed:\n" + read_all(log);
-      }
-    }
-    if (setup_error_.empty()) std::ofstream(tmp + "/done") << "ok\n";
-    std::error_code ec;
-    if (setup_error_.empty()) fs::rename(tmp, dir_, ec);  // fails when another test process was first
-    if (!setup_error_.empty() || ec) fs::remove_all(tmp);
-  }
-  static void TearDownTestSuite() {
-    if (!scratch_.empty()) std::filesystem::remove_all(scratch_);
+    dir_ = c2am::testing_util::python_files(
+        "model/torch_pickle_files", kMakeFiles,
+        "PyTorch and torchvision (Debian: apt install python3-torch python3-torchvision)", &setup_error_);
   }
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static std::string file(const std::string& name) { return dir_ + "/" + name; }
-  static std::string scratch(const std::string& name) { return scratch_ + "/" + name; }
+  std::string scratch(const std::string& name) const { return tmp_.sub(name); }
   static void expect_case(const std::string& name) {
     expect_same(c2am::model::read_torch_save(file(name + ".pth")), read_expected(file(name + ".expected.pt")));
   }
 
-  static inline std::string dir_;      // the Python-written files
-  static inline std::string scratch_;  // this process's own files
+  static inline std::string dir_;  // the Python-written files
   static inline std::string setup_error_;
+  c2am::testing_util::TempDir tmp_;  // this test's own files
 };
 
 TEST_F(TorchPickle, TorchvisionStateDictWithMetadata) {
@@ -305,7 +265,7 @@ TEST_F(TorchPickle, LegacyFormatIsRefusedWithAWayOut) {
 }
 
 TEST_F(TorchPickle, TruncatedFileIsAnError) {
-  const std::string bytes = read_all(file("moco.pth"));
+  const std::string bytes = c2am::util::read_file(file("moco.pth"));
   for (const size_t keep : {bytes.size() / 2, bytes.size() - 10, size_t{3}, size_t{0}}) {
     const std::string path = scratch(fmt::format("truncated_{}.pth", keep));
     std::ofstream(path, std::ios::binary) << bytes.substr(0, keep);
@@ -327,6 +287,16 @@ TEST_F(TorchPickle, OtherErrorsNameTheFile) {
   const std::string text = scratch("text.pth");
   std::ofstream(text) << "not a checkpoint\n";
   EXPECT_NE(error_of(text).find(text), std::string::npos);
+}
+
+TEST_F(TorchPickle, TensorOutsideItsStorageIsAnErrorNamingTheView) {
+  const std::string path = file("outside.pth");
+  const std::string msg = error_of(path);
+  EXPECT_EQ(msg.rfind("cannot read '" + path + "' as a torch.save file: ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("torch tensor of size [2, 4], stride [4, 1], offset 6 lies outside its storage of 12 "
+                     "float16 elements"),
+            std::string::npos)
+      << msg;
 }
 
 }  // namespace

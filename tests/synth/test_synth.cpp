@@ -2,7 +2,6 @@
 // determinism, tight boxes, learnable layout) and of the CUB layout reader.
 #include <fmt/core.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,8 @@
 #include <string>
 
 #include "common/error_message.h"
+#include "common/synth_data.h"
+#include "common/temp_dir.h"
 #include "data/cub_layout.h"
 #include "image/jpeg.h"
 #include "image/png.h"
@@ -27,31 +28,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            (std::string("c2am_synth_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing_util::TempDir;
 
 synth::SynthOptions small(const std::string& layout, std::uint64_t seed = 3) {
-  synth::SynthOptions o;
-  o.layout = layout;
-  o.num_train = 7;
-  o.num_test = 5;
+  synth::SynthOptions o =
+      testing_util::small_synth(layout, /*train=*/7, /*test=*/5, /*min_size=*/64, /*max_size=*/96, seed);
   o.num_classes = 3;
-  o.min_size = 64;
-  o.max_size = 96;
-  o.seed = seed;
   return o;
 }
 

@@ -4,15 +4,15 @@
 // reloads them (train::load_trained) with the kind checked.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "common/synth_data.h"
+#include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
 #include "image/png.h"
-#include "synth/synth.h"
 #include "data_prep/pack.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/trained.h"
@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using c2am::config::Config;
+using c2am::testing_util::fresh_dir;
 
 struct VocData {
   std::string packed;  // packed train split
@@ -33,17 +34,12 @@ struct VocData {
 
 const VocData& voc() {
   static const VocData d = [] {
-    const std::string dir = testing::TempDir() + "/c2am_tasks_" + std::to_string(::getpid());
-    fs::remove_all(dir);
-    c2am::synth::SynthOptions o;
-    o.layout = "voc";
-    o.num_train = 16;
-    o.num_test = 4;
+    const std::string dir = fresh_dir("c2am_tasks");
+    c2am::synth::SynthOptions o =
+        c2am::testing_util::small_synth("voc", /*train=*/16, /*test=*/4,
+                                        /*min_size=*/48, /*max_size=*/64, /*seed=*/3);
     o.num_classes = 4;
-    o.min_size = 48;
-    o.max_size = 64;
-    o.seed = 3;
-    const std::string root = c2am::synth::generate(o, dir + "/raw").root;
+    const std::string root = c2am::testing_util::write_synth(o, dir + "/raw");
     c2am::util::Logger quiet;
     c2am::data_prep::PackOptions p;
     p.layout = "voc";
@@ -75,12 +71,6 @@ Config task_config(const std::string& kind, const std::string& out, int max_step
        "data.root=" + voc().packed, "data.cues=" + voc().cues, "data.train_resize=40", "data.train_crop=32",
        "train.batch_size=4", "train.epochs=2", "train.lr=0.01", "train.optimizer=sgd", "train.log_every=1",
        "train.max_steps=" + std::to_string(max_steps), "train.seed=9", "run.threads=2", "run.out=" + out});
-}
-
-std::string fresh_dir(const std::string& name) {
-  const std::string d = testing::TempDir() + "/" + name + "_" + std::to_string(::getpid());
-  fs::remove_all(d);
-  return d;
 }
 
 void expect_same_parameters(const std::string& a, const std::string& b) {

@@ -1,14 +1,14 @@
 // Trainer, checkpoints and optimiser on a tiny synthetic CUB set (CPU).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "common/synth_data.h"
+#include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
-#include "synth/synth.h"
 #include "model/c2am_net.h"
 #include "checkpoint/checkpoint.h"
 #include "train/optimizer.h"
@@ -20,22 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using c2am::config::Config;
+using c2am::testing_util::fresh_dir;
 
-// A small CUB-layout dataset shared by the tests of this file.
+// A small CUB-layout dataset shared by the tests of this file, one copy per
+// test process (ctest runs this file's tests in parallel processes).
 const std::string& dataset() {
-  static const std::string root = [] {
-    // One copy per test process: ctest runs this file's tests in parallel processes.
-    const std::string dir = testing::TempDir() + "/c2am_train_data_" + std::to_string(::getpid());
-    fs::remove_all(dir);
-    c2am::synth::SynthOptions o;
-    o.layout = "cub";
-    o.num_train = 24;
-    o.num_test = 8;
-    o.min_size = 48;
-    o.max_size = 64;
-    o.seed = 7;
-    return c2am::synth::generate(o, dir).root;
-  }();
+  static const std::string root = c2am::testing_util::write_synth(
+      c2am::testing_util::small_synth("cub", /*train=*/24, /*test=*/8, /*min_size=*/48, /*max_size=*/64,
+                                      /*seed=*/7),
+      fresh_dir("c2am_train_data"));
   return root;
 }
 
@@ -45,12 +38,6 @@ Config tiny_config(const std::string& out, int max_steps) {
            "data.test_resize=40", "data.test_crop=32", "train.batch_size=8", "train.epochs=3",
            "train.lr=0.01", "train.log_every=1", "train.max_steps=" + std::to_string(max_steps),
            "train.seed=5", "run.threads=2", "run.out=" + out});
-}
-
-std::string fresh_dir(const std::string& name) {
-  const std::string d = testing::TempDir() + "/" + name;
-  fs::remove_all(d);
-  return d;
 }
 
 TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {

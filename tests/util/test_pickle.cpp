@@ -3,14 +3,11 @@
 // plus hand-made byte strings for the error cases.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "common/python_files.h"
+#include "util/fs.h"
 #include "util/pickle.h"
 
 namespace {
@@ -70,33 +67,15 @@ open(os.path.join(out, 'oob.pkl'), 'wb').write(pickle.dumps(pickle.PickleBuffer(
 print('ok')
 )PY";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class Pickle : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char dir[] = "/tmp/c2am_test_pickle_XXXXXX";
-    if (mkdtemp(dir) == nullptr) {
-      setup_error_ = "cannot create a temporary folder";
-      return;
-    }
-    dir_ = dir;
-    std::ofstream(dir_ + "/make.py") << kMakeFiles;
-    const std::string log = dir_ + "/make.log";
-    if (std::system(fmt::format("/usr/bin/python3 {0}/make.py {0} > {1} 2>&1", dir_, log).c_str()) != 0) {
-      setup_error_ =
-          "this test needs /usr/bin/python3 to write its pickles; the script failed:\n" + read_all(log);
-    }
-  }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    dir_ =
+        c2am::testing_util::python_files("util/pickle_files", kMakeFiles, "its pickle module", &setup_error_);
   }
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
-  static std::string bytes(const std::string& name) { return read_all(dir_ + "/" + name); }
+  static std::string bytes(const std::string& name) { return c2am::util::read_file(dir_ + "/" + name); }
 
   static inline std::string dir_;
   static inline std::string setup_error_;
