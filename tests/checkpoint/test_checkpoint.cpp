@@ -12,6 +12,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/trained.h"
 #include "common/error_message.h"
+#include "common/temp_dir.h"
 #include "config/config.h"
 #include "model/network.h"
 #include "model/weights.h"
@@ -22,9 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 using c2am::checkpoint::Checkpoint;
 
+// An empty folder for one test's files (tests/common/temp_dir.h).
 std::string fresh_dir(const std::string& name) {
-  const std::string dir = testing::TempDir() + "/test_checkpoint_" + name;
-  fs::remove_all(dir);
+  const std::string dir = c2am::testing_util::fresh_dir("test_checkpoint_" + name);
   fs::create_directories(dir);
   return dir;
 }
