@@ -42,8 +42,8 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   BenchTrainResult result;
   result.device = device.str();
   result.description =
-      fmt::format("{} {} {}{}, {}", cfg.model.kind, cfg.model.arch, cfg.run.precision,
-                  cfg.run.channels_last ? " channels_last" : "",
+      fmt::format("{} {} {}{}{}, {}", cfg.model.kind, cfg.model.arch, cfg.run.precision,
+                  cfg.run.channels_last ? " channels_last" : "", cfg.run.cuda_graphs ? " cuda_graphs" : "",
                   o.from_data ? fmt::format("end to end from {} (train transform {} -> {})", cfg.data.root,
                                             cfg.data.train_resize, cfg.data.train_crop)
                               : fmt::format("synthetic {}x{} tensors", o.size, o.size));
@@ -61,6 +61,7 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
       net.train();
       Sgd sgd(net, cfg.train, task->head_prefix());
       TrainStep step(*task, sgd, *comm, nullptr);
+      step.use_cuda_graphs(cfg, device, log);
       DeviceFeed feed(device);
 
       std::unique_ptr<data::Loader> loader;

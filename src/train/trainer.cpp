@@ -269,6 +269,7 @@ TrainResult train(const config::Config& cfg, const dist::Context& ctx, const std
 
   dist::install_preemption_handlers();
   TrainStep train_step(*task, sgd, *comm, grad_sync.get());
+  train_step.use_cuda_graphs(cfg, device, log);
   DeviceFeed feed(device);  // the next batch is copied to the device while this one trains
   bool preempted = false;
   while (!preempted && progress.step < stop_at && progress.epoch < cfg.train.epochs) {
