@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "util/error.h"
+#include "util/log.h"
 
 namespace c2am::comm {
 
@@ -48,13 +49,30 @@ bool nccl_available() {
 
 std::unique_ptr<Communicator> make_communicator(const Context& ctx, const config::DistConfig& cfg,
                                                 const torch::Device& device) {
-  const bool want_nccl = cfg.backend == "nccl" || (cfg.backend == "auto" && device.is_cuda() && nccl_available());
+  // NCCL wants one GPU per rank: with more ranks on a node than GPUs, two
+  // ranks share one and NCCL fails ("Duplicate GPU"); MPI stages through host memory instead.
+  const int gpus = device.is_cuda() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  const bool shared_gpus = device.is_cuda() && ctx.local_world > gpus;
+  bool want_nccl = cfg.backend == "nccl" || (cfg.backend == "auto" && device.is_cuda() && nccl_available());
+  if (want_nccl && cfg.backend == "auto" && shared_gpus) {
+    util::Logger(ctx.rank, ctx.world)
+        .info("dist.backend = \"auto\": {} ranks on this node share {} visible CUDA device{}, which NCCL "
+              "refuses; using the MPI backend (CUDA tensors staged through host memory)",
+              ctx.local_world, gpus, gpus == 1 ? "" : "s");
+    want_nccl = false;
+  }
   if (want_nccl) {
     if (!nccl_available()) {
       throw UsageError("dist.backend = \"nccl\" but this build of c2am has no NCCL (see docs/gpu.md); use "
                        "\"mpi\" or \"auto\"");
     }
     if (!device.is_cuda()) throw UsageError("dist.backend = \"nccl\" needs training on a CUDA device");
+    if (shared_gpus) {
+      throw UsageError(fmt::format(
+          "dist.backend = \"nccl\" needs one CUDA device per rank, but {} ranks on {} share {} visible "
+          "device{}; start fewer ranks per node or use \"auto\" / \"mpi\"",
+          ctx.local_world, ctx.host, gpus, gpus == 1 ? "" : "s"));
+    }
 #ifdef C2AM_HAVE_NCCL
     return make_nccl_communicator(ctx, cfg.timeout_s, device.has_index() ? device.index() : ctx.local_rank);
 #endif

@@ -4,11 +4,21 @@
 // run on the communicator's own stream: it first waits for an event recorded
 // on the caller's current stream, and the caller's stream then waits for the
 // collective's completion event, so the host never blocks on a collective.
-// A watchdog thread polls outstanding collectives and NCCL's asynchronous
-// error; a collective older than dist.timeout_s, or an error, aborts the NCCL
-// communicator and ends the job naming the operation and the rank.
+// A watchdog thread (on this rank's GPU) polls outstanding collectives and
+// NCCL's asynchronous error; a collective older than dist.timeout_s, or an
+// error, aborts the NCCL communicator (once: the handle is taken under the
+// lock) and ends the job naming the operation and the rank.
+// The communicator is non-blocking (ncclCommInitRankConfig, blocking = 0):
+// setup returns at once and is polled against dist.timeout_s, so a rank that
+// dies before joining ends the job with a message instead of a hang; every
+// later NCCL call may answer ncclInProgress and is polled the same way.
+// CPU tensors (control values, the evaluation's byte masks) are staged
+// through the device. Collectives issued while the caller's stream is being
+// captured into a CUDA graph (train/graph_step.h) are recorded into it and
+// not watched (their events belong to the graph).
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <fmt/core.h>
@@ -91,17 +101,37 @@ class NcclCommunicator : public Communicator {
     const int rc = mpi_ ? MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, world_comm()) : MPI_SUCCESS;
     if (rc != MPI_SUCCESS)
       throw Error(fmt::format("rank {}: broadcast of the NCCL id failed: {}", rank_, mpi_error_text(rc)));
-    check(ncclCommInitRank(&comm_, world_, id, rank_), "ncclCommInitRank");
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;  // returns at once; readiness is polled against dist.timeout_s below
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const ncclResult_t r = ncclCommInitRankConfig(&comm_, world_, id, rank_, &config);
+      if (r != ncclSuccess && r != ncclInProgress) {
+        fail_locked(fmt::format("NCCL communicator setup (ncclCommInitRankConfig, {} ranks) failed: {}", world_,
+                                ncclGetErrorString(r)));
+      }
+      settle_locked(fmt::format("communicator setup ({} ranks joining)", world_));
+    }
     watchdog_ = std::thread([this] { watch(); });
   }
 
   ~NcclCommunicator() override {
     stop_ = true;
-    watchdog_.join();
-    if (broken_.empty()) {
-      ncclCommDestroy(comm_);
+    if (watchdog_.joinable()) watchdog_.join();
+    ncclComm_t comm = nullptr;
+    bool healthy = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      comm = comm_;
+      comm_ = nullptr;  // the watchdog may have aborted it already: then there is nothing left to free
+      healthy = broken_.empty();
+    }
+    if (comm == nullptr) return;
+    c10::cuda::CUDAGuard guard(device_);
+    if (healthy && finalized(comm)) {
+      ncclCommDestroy(comm);
     } else {
-      ncclCommAbort(comm_);
+      ncclCommAbort(comm);
     }
   }
 
@@ -125,6 +155,10 @@ class NcclCommunicator : public Communicator {
   }
 
   torch::Tensor allgather(const torch::Tensor& tensor, std::vector<int64_t>* rows_per_rank) override {
+    if (!tensor.is_cuda()) {  // e.g. the evaluation hook's byte masks: staged through the device
+      // The copy back waits on the current stream, which waited for the gather.
+      return allgather(tensor.to(torch::Device(torch::kCUDA, device_)), rows_per_rank).to(tensor.device());
+    }
     torch::Tensor in = tensor.contiguous();
     // Row counts over the control plane; NCCL gathers equal counts, so
     // shorter contributions are padded and cut out again.
@@ -157,6 +191,9 @@ class NcclCommunicator : public Communicator {
 
   torch::Tensor reduce_scatter_rows(const torch::Tensor& tensor,
                                     const std::vector<int64_t>& rows_per_rank) override {
+    if (!tensor.is_cuda()) {  // staged through the device, as allgather
+      return reduce_scatter_rows(tensor.to(torch::Device(torch::kCUDA, device_)), rows_per_rank).to(tensor.device());
+    }
     // NCCL scatters equal blocks: pad every rank's block to the largest.
     const int64_t most = *std::max_element(rows_per_rank.begin(), rows_per_rank.end());
     torch::Tensor in = tensor.contiguous();
@@ -221,65 +258,136 @@ class NcclCommunicator : public Communicator {
     }
   }
 
-  template <typename Op>
-  std::shared_ptr<Work> launch(const char* name, const torch::Tensor& tensor, Op op) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!broken_.empty()) {
-        throw Error(
-            fmt::format("rank {}: NCCL {} refused after an earlier failure ({})", rank_, name, broken_));
+  // Marks the communicator broken, aborts it (once: the handle is cleared
+  // under the lock) and throws naming this rank. Call with mutex_ held.
+  [[noreturn]] void fail_locked(const std::string& why) {
+    broken_ = fmt::format("rank {}: {}", rank_, why);
+    if (comm_ != nullptr) {
+      ncclCommAbort(comm_);
+      comm_ = nullptr;
+    }
+    throw Error(broken_);
+  }
+
+  // A non-blocking communicator answers ncclInProgress until NCCL has
+  // finished the last call (setup: every rank joined; a collective: enqueued
+  // on its stream). Polls its state until then; an error, or no answer
+  // within dist.timeout_s, aborts it and throws naming `what` and the rank.
+  // Call with mutex_ held.
+  void settle_locked(const std::string& what) {
+    const Clock::time_point deadline = Clock::now() + timeout_;
+    for (int polls = 0;; ++polls) {
+      ncclResult_t state = ncclSuccess;
+      const ncclResult_t r = ncclCommGetAsyncError(comm_, &state);
+      if (r != ncclSuccess) state = r;
+      if (state == ncclSuccess) return;
+      if (state != ncclInProgress) fail_locked(fmt::format("NCCL {} failed: {}", what, ncclGetErrorString(state)));
+      if (Clock::now() > deadline) {
+        fail_locked(fmt::format(
+            "NCCL {} did not complete within {} s (dist.timeout_s): another rank has died or is stuck before "
+            "joining, or the ranks cannot reach each other (NCCL_DEBUG=INFO and NCCL_SOCKET_IFNAME help find "
+            "out)",
+            what, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count()));
+      }
+      if (polls < 1000) {
+        std::this_thread::yield();  // a collective's enqueue: microseconds
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // setup: seconds
       }
     }
+  }
+
+  // Shuts a healthy communicator down (ncclCommFinalize, polled); false when
+  // that fails or times out (the caller aborts it instead).
+  bool finalized(ncclComm_t comm) const {
+    ncclResult_t r = ncclCommFinalize(comm);
+    const Clock::time_point deadline = Clock::now() + timeout_;
+    while (r == ncclInProgress && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (ncclCommGetAsyncError(comm, &r) != ncclSuccess) return false;
+    }
+    return r == ncclSuccess;
+  }
+
+  template <typename Op>
+  std::shared_ptr<Work> launch(const char* name, const torch::Tensor& tensor, Op op) {
     c10::cuda::CUDAGuard guard(device_);
     const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(device_);
+    // Inside a CUDA graph capture the collective becomes part of the graph.
+    const bool capturing =
+        c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None;
+    // Held across the NCCL call, so the watchdog cannot abort (free) the
+    // communicator between the check and the call.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!broken_.empty() || comm_ == nullptr) {
+      throw Error(fmt::format("rank {}: NCCL {} refused after an earlier failure ({})", rank_, name, broken_));
+    }
     at::cuda::CUDAEvent ready;
     ready.record(current);
     ready.block(stream_);  // after the work that produced the tensor
     c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), stream_);
-    check(op(stream_.stream()), name);
+    const ncclResult_t r = op(stream_.stream());
+    if (r == ncclInProgress) {
+      settle_locked(name);
+    } else if (r != ncclSuccess) {
+      fail_locked(fmt::format("NCCL {} failed: {}", name, ncclGetErrorString(r)));
+    }
     auto done = std::make_shared<at::cuda::CUDAEvent>();
     done->record(stream_);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
+    if (!capturing) {  // a captured event cannot be queried; the graph's replays are not watched
       const double mib = static_cast<double>(tensor.numel() * tensor.element_size()) / (1024.0 * 1024.0);
       pending_.push_back({fmt::format("{} of {:.3g} MiB", name, mib), done, Clock::now()});
     }
     return std::make_shared<NcclWork>(done, device_);
   }
 
-  void watch() {
-    while (!stop_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::string failure;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (auto it = pending_.begin(); it != pending_.end();) {
-          if (it->done->query()) {
-            it = pending_.erase(it);
-          } else if (Clock::now() - it->start > timeout_) {
-            failure = fmt::format(
-                "rank {}: NCCL {} did not finish within {} s (dist.timeout_s): another rank has "
-                "died, is stuck, or issued different collectives",
-                rank_, it->what, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count());
-            break;
-          } else {
-            ++it;
-          }
-        }
-        ncclResult_t async = ncclSuccess;
-        if (failure.empty() && ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess) {
-          failure = fmt::format("rank {}: NCCL reported an asynchronous error: {}", rank_,
-                                ncclGetErrorString(async));
-        }
-        if (!failure.empty()) broken_ = failure;
-      }
-      if (!failure.empty()) {
-        ncclCommAbort(comm_);
-        fmt::print(stderr, "c2am: error on rank {}: {}\n", rank_, failure);
-        abort_job(kExitFailure);
-        return;
+  // The first failure among the watched collectives, or "". Call with mutex_ held.
+  std::string check_pending_locked() {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->done->query()) {
+        it = pending_.erase(it);
+      } else if (Clock::now() - it->start > timeout_) {
+        return fmt::format(
+            "rank {}: NCCL {} did not finish within {} s (dist.timeout_s): another rank has died, is stuck, or "
+            "issued different collectives",
+            rank_, it->what, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count());
+      } else {
+        ++it;
       }
     }
+    ncclResult_t async = ncclSuccess;
+    if (comm_ != nullptr && ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess &&
+        async != ncclInProgress) {  // in progress: a call of the (non-blocking) communicator still enqueueing
+      return fmt::format("rank {}: NCCL reported an asynchronous error: {}", rank_, ncclGetErrorString(async));
+    }
+    return "";
+  }
+
+  void watch() {
+    std::string failure;
+    try {
+      // Event queries on this rank's GPU: without the guard the thread would
+      // create a context on GPU 0.
+      const c10::cuda::CUDAGuard on_device(device_);
+      while (!stop_ && failure.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::lock_guard<std::mutex> lock(mutex_);
+        failure = check_pending_locked();
+      }
+    } catch (const std::exception& e) {  // a CUDA error from an event query: report it, not std::terminate
+      failure = fmt::format("rank {}: the NCCL watchdog failed: {}", rank_, e.what());
+    }
+    if (failure.empty()) return;
+    ncclComm_t comm = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      broken_ = failure;
+      comm = comm_;
+      comm_ = nullptr;  // aborted here, never again by the destructor
+    }
+    if (comm != nullptr) ncclCommAbort(comm);
+    fmt::print(stderr, "c2am: error on rank {}: {}\n", rank_, failure);
+    abort_job(kExitFailure);
   }
 
   int rank_, world_;

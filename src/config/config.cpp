@@ -103,6 +103,8 @@ const std::vector<Key>& keys() {
       C2AM_KEY(train.log_every, above(0), "steps between progress lines"),
       C2AM_KEY(train.checkpoint_every, at_least(0), "steps between checkpoints; 0 = end of each epoch"),
       C2AM_KEY(train.keep_checkpoints, above(0), "newest checkpoints kept"),
+      C2AM_KEY(train.fused_optimizer, any(),
+               "SGD update as a few multi-tensor (_foreach_) ops per group instead of one op per parameter"),
       C2AM_KEY(eval.every_epochs, at_least(0),
                "evaluate during training after every N epochs and the last; 0 = never"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
@@ -134,6 +136,8 @@ const std::vector<Key>& keys() {
                "bf16: autocast for the backbone, heads and losses in fp32"),
       C2AM_KEY(run.channels_last, any(), "channels_last parameters and inputs"),
       C2AM_KEY(run.cudnn_benchmark, any(), "cuDNN autotuning on CUDA"),
+      C2AM_KEY(run.cuda_graphs, any(),
+               "capture the whole training step in a CUDA graph after warm-up and replay it (CUDA only)"),
   };
   return kKeys;
 }

@@ -51,6 +51,7 @@ struct TrainConfig {
   int log_every = 10;                   // steps between progress lines, > 0
   int checkpoint_every = 0;             // steps between checkpoints; 0 = end of each epoch only
   int keep_checkpoints = 3;             // newest K kept, > 0
+  bool fused_optimizer = true;          // SGD as a few _foreach_ ops per group (same bits as per parameter)
 };
 
 struct EvalConfig {
@@ -89,6 +90,7 @@ struct RunConfig {
   std::string precision = "fp32";    // fp32 | bf16 (autocast for the backbone; heads and losses in fp32)
   bool channels_last = false;        // channels_last parameters and inputs (CUDA convolutions)
   bool cudnn_benchmark = true;       // cuDNN autotuning (CUDA)
+  bool cuda_graphs = false;          // capture the training step once and replay it (CUDA, train/graph_step.h)
 };
 
 struct Config {

@@ -76,7 +76,7 @@ class BenchInput {
 };
 
 BenchTrainPoint measure(const config::Config& cfg, const BenchTrainOptions& o, int batch, int threads,
-                        const torch::Device& device, comm::Communicator& comm) {
+                        const torch::Device& device, comm::Communicator& comm, const util::Logger& log) {
   BenchTrainPoint point;
   point.batch = batch;
   torch::manual_seed(cfg.train.seed);
@@ -88,6 +88,7 @@ BenchTrainPoint measure(const config::Config& cfg, const BenchTrainOptions& o, i
   net.train();
   Sgd sgd(net, cfg.train, task->network().head_prefix());
   TrainStep step(*task, sgd, comm, nullptr);
+  step.use_cuda_graphs(cfg, device, log);
   DeviceFeed feed(device);
   BenchInput input(cfg, o, *task, batch, threads, device);
   feed.stage(input.next());
@@ -123,8 +124,8 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   BenchTrainResult result;
   result.device = device.str();
   result.description =
-      fmt::format("{} {} {}{}, {}", cfg.model.kind, cfg.model.arch, cfg.run.precision,
-                  cfg.run.channels_last ? " channels_last" : "",
+      fmt::format("{} {} {}{}{}, {}", cfg.model.kind, cfg.model.arch, cfg.run.precision,
+                  cfg.run.channels_last ? " channels_last" : "", cfg.run.cuda_graphs ? " cuda_graphs" : "",
                   o.from_data ? fmt::format("end to end from {} (train transform {} -> {})", cfg.data.root,
                                             cfg.data.train_resize, cfg.data.train_crop)
                               : fmt::format("synthetic {}x{} tensors", o.size, o.size));
@@ -132,7 +133,7 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   for (int batch : o.batches) {
     BenchTrainPoint point;
     try {
-      point = measure(cfg, o, batch, threads, device, *comm);
+      point = measure(cfg, o, batch, threads, device, *comm, log);
     } catch (const std::exception& e) {
       if (!is_out_of_memory(e)) throw;
       point.batch = batch;

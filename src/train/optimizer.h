@@ -7,7 +7,12 @@
 // momentum) or the configured value in "sgd" mode. Learning rate follows the
 // poly rule lr * (1 - step/max_step)^power, set before every step.
 // The update is torch.optim.SGD's (dampening 0, no Nesterov), written out so
-// its state is plain tensors that checkpoints and ranks can share.
+// its state is plain tensors that checkpoints and ranks can share. With
+// train.fused_optimizer (default) each group is updated by a few multi-tensor
+// `_foreach_` ops over its lists (torch.optim.SGD's foreach=True) instead of
+// a few ops per parameter: the same arithmetic, the same bits on the CPU,
+// fewer kernel launches on CUDA. For CUDA graphs the learning rate can also
+// come from device tensors (set_lr_tensors / step_with_lr_tensors).
 #pragma once
 #include <torch/torch.h>
 
@@ -42,19 +47,45 @@ class Sgd {
   // Poly learning rate for `step` of `max_steps` (the base lr times the group's multiplier).
   double lr_at(int64_t step, int64_t max_steps) const;
   // One update of every group's parameters with the learning rate of `step`.
+  // Parameters without a gradient are left as they are (momentum included).
   void step(int64_t step, int64_t max_steps);
   void zero_grad();
+
+  // CUDA graphs (train/graph_step.h): a captured update cannot take a new
+  // host scalar per replay, so each group's learning rate lives in a 0-d
+  // tensor on the parameters' device. set_lr_tensors() writes the rates of
+  // `step` into them (a kernel on the current stream, outside the graph);
+  // step_with_lr_tensors() is step() reading them (what the graph captures).
+  void set_lr_tensors(int64_t step, int64_t max_steps);
+  void step_with_lr_tensors();
+  // Zero momentum buffers for the parameters that have none yet, so that no
+  // later step creates one (a captured step would create it at every
+  // replay). Zero then m * 0 + d gives the first step's buffer, d.
+  void ensure_momentum_buffers();
 
   std::vector<ParamGroup>& groups() { return groups_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
   double momentum() const { return momentum_; }
+  bool fused() const { return fused_; }
 
  private:
+  // The group's parameters that have a gradient and their update directions
+  // (gradient + weight decay, then through the momentum buffer), computed
+  // with _foreach_ ops; momentum buffers are created or updated.
+  struct Directions {
+    std::vector<torch::Tensor> params;
+    std::vector<torch::Tensor> d;
+  };
+  Directions directions(ParamGroup& g);
+  void step_per_parameter(ParamGroup& g, double group_lr);
+
   std::vector<ParamGroup> groups_;
+  std::vector<torch::Tensor> lr_tensors_;  // -lr x lr_mult per group, for set_lr_tensors()
   double base_lr_;
   double weight_decay_;
   double momentum_;
   double power_;
+  bool fused_;
 };
 
 }  // namespace c2am::train

@@ -140,6 +140,7 @@ class Run {
   std::unique_ptr<Sgd> sgd_;
   std::unique_ptr<data::Loader> loader_;
   std::unique_ptr<comm::GradSync> grad_sync_;
+  std::unique_ptr<TrainStep> step_;  // one for the run: a captured CUDA graph outlives epochs
   int64_t steps_per_epoch_ = 0;
   int64_t stop_at_ = 0;
   checkpoint::Progress progress_;
@@ -263,6 +264,8 @@ void Run::start() {
         std::make_unique<comm::GradSync>(*comm_, task_->net().named_parameters(/*recurse=*/true).pairs(),
                                          cfg_.dist.bucket_mb, task_->rank_share(world));
   }
+  step_ = std::make_unique<TrainStep>(*task_, *sgd_, *comm_, grad_sync_.get());
+  step_->use_cuda_graphs(cfg_, device_, log_);
   stop_at_ = cfg_.train.max_steps > 0 ? std::min<int64_t>(cfg_.train.max_steps, progress_.max_steps)
                                       : progress_.max_steps;
   log_.open_metrics(cfg_.run.out + "/metrics.jsonl");
@@ -355,7 +358,6 @@ void Run::save(const char* why) {
 bool Run::train_epoch() {
   loader_->start_epoch(progress_.epoch, progress_.step_in_epoch);
   DeviceFeed feed(device_);  // the next batch is copied to the device while this one trains
-  TrainStep step(*task_, *sgd_, *comm_, grad_sync_.get());
   auto next = [&] {
     const auto t = Clock::now();
     std::optional<data::Batch> b = loader_->next();
@@ -369,7 +371,7 @@ bool Run::train_epoch() {
     next();
     for (const std::string& why : batch->skipped) log_.warn("skipped sample: {}", why);
     const double lr = sgd_->lr_at(progress_.step, progress_.max_steps);
-    const StepLoss loss = step.run(*batch, progress_.step, progress_.max_steps);
+    const StepLoss loss = step_->run(*batch, progress_.step, progress_.max_steps);
     ++progress_.step;
     ++progress_.step_in_epoch;
     task_->after_step(loss);

@@ -81,6 +81,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.train.log_every, b.train.log_every);
   EXPECT_EQ(a.train.checkpoint_every, b.train.checkpoint_every);
   EXPECT_EQ(a.train.keep_checkpoints, b.train.keep_checkpoints);
+  EXPECT_EQ(a.train.fused_optimizer, b.train.fused_optimizer);
   EXPECT_EQ(a.eval.every_epochs, b.eval.every_epochs);
   EXPECT_EQ(a.eval.batch_size, b.eval.batch_size);
   EXPECT_EQ(a.eval.heatmaps, b.eval.heatmaps);
@@ -91,6 +92,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.dist.negatives, b.dist.negatives);
   EXPECT_EQ(a.run.out, b.run.out);
   EXPECT_EQ(a.run.threads, b.run.threads);
+  EXPECT_EQ(a.run.cuda_graphs, b.run.cuda_graphs);
 }
 
 // "section.key" for every "key = value" line under a "[section]" of to_toml.
@@ -432,7 +434,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[wsss]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 55u);
+  EXPECT_EQ(keys_of(text).size(), 57u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});

@@ -66,6 +66,45 @@ TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {
   for (const auto& [name, t] : ca.momentum) EXPECT_TRUE(torch::equal(t, cb.momentum.at(name))) << name;
 }
 
+// The same parameters, buffers and momentum in two checkpoint files, bit for bit.
+void expect_same_checkpoints(const std::string& path_a, const std::string& path_b) {
+  const auto a = c2am::checkpoint::load_checkpoint(path_a);
+  const auto b = c2am::checkpoint::load_checkpoint(path_b);
+  ASSERT_EQ(a.model.size(), b.model.size());
+  for (const auto& [name, t] : a.model) EXPECT_TRUE(torch::equal(t, b.model.at(name))) << name;
+  ASSERT_EQ(a.momentum.size(), b.momentum.size());
+  for (const auto& [name, t] : a.momentum) EXPECT_TRUE(torch::equal(t, b.momentum.at(name))) << name;
+}
+
+// train.fused_optimizer (the default) changes how the update is issued, not
+// its arithmetic: the trainer writes the same checkpoint with either.
+TEST(Trainer, FusedAndPerParameterOptimiserTrainTheSameBits) {
+  c2am::util::Logger log;
+  Config cfg = tiny_config(fresh_dir("run_fused"), 4);
+  cfg.train.optimizer = "sgd";  // momentum 0.9: the buffers matter
+  ASSERT_TRUE(cfg.train.fused_optimizer);
+  const auto fused = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  cfg.run.out = fresh_dir("run_per_parameter");
+  cfg.train.fused_optimizer = false;
+  const auto per_parameter = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  expect_same_checkpoints(fused.checkpoint, per_parameter.checkpoint);
+}
+
+// run.cuda_graphs on the CPU: the trainer says why there is nothing to
+// capture and trains the eager step, bit for bit.
+TEST(Trainer, CudaGraphsOnTheCpuFallBackToTheEagerStepWithAMessage) {
+  c2am::util::Logger log;
+  Config cfg = tiny_config(fresh_dir("run_eager"), 3);
+  const auto eager = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  cfg.run.out = fresh_dir("run_graphs_requested");
+  cfg.run.cuda_graphs = true;
+  testing::internal::CaptureStderr();
+  const auto fallback = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("run.cuda_graphs = true, but the step cannot be captured here"), std::string::npos) << err;
+  expect_same_checkpoints(eager.checkpoint, fallback.checkpoint);
+}
+
 TEST(Trainer, ResumeWithOtherArchitectureIsAClearError) {
   c2am::util::Logger log;
   const std::string dir = fresh_dir("run_arch");
