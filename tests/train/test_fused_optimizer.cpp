@@ -133,7 +133,7 @@ TEST_P(FusedSgd, CheckpointRoundTripInTheMiddleMatchesAnUninterruptedRun) {
   auto first = make_net(4);
   Sgd first_sgd(*first, tc);
   run_steps(*first, first_sgd, 0, 4, m.missing_grads);
-  Checkpoint c;
+  checkpoint::Checkpoint c;
   c.arch = "test";
   c.progress.step = 4;
   for (const auto& p : first->named_parameters(/*recurse=*/true)) c.model[p.key()] = p.value();
@@ -141,12 +141,12 @@ TEST_P(FusedSgd, CheckpointRoundTripInTheMiddleMatchesAnUninterruptedRun) {
     for (size_t i = 0; i < g.names.size(); ++i)
       if (g.momentum[i].defined()) c.momentum[g.names[i]] = g.momentum[i];
   const std::string path = testing::TempDir() + "/fused_sgd_" + m.optimizer + ".pt";
-  save_checkpoint(path, c);
+  checkpoint::save_checkpoint(path, c);
 
   // A fresh process: another initialisation, then the checkpoint's tensors.
   auto resumed = make_net(99);
   Sgd resumed_sgd(*resumed, tc);
-  const Checkpoint back = load_checkpoint(path);
+  const checkpoint::Checkpoint back = checkpoint::load_checkpoint(path);
   std::filesystem::remove(path);
   {
     torch::NoGradGuard no_grad;
