@@ -134,6 +134,7 @@ const std::vector<Key>& keys() {
                "bf16: autocast for the backbone, heads and losses in fp32"),
       C2AM_KEY(run.channels_last, any(), "channels_last parameters and inputs"),
       C2AM_KEY(run.cudnn_benchmark, any(), "cuDNN autotuning on CUDA"),
+      C2AM_KEY(run.tensorboard, any(), "TensorBoard event files in <out>/tb/ (rank 0)"),
   };
   return kKeys;
 }

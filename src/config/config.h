@@ -89,6 +89,7 @@ struct RunConfig {
   std::string precision = "fp32";    // fp32 | bf16 (autocast for the backbone; heads and losses in fp32)
   bool channels_last = false;        // channels_last parameters and inputs (CUDA convolutions)
   bool cudnn_benchmark = true;       // cuDNN autotuning (CUDA)
+  bool tensorboard = true;           // TensorBoard event files in <out>/tb/, written by rank 0
 };
 
 struct Config {
