@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "cli/monitoring.h"
 #include "dist/context.h"
 #include "eval/wsol_eval_net.h"
 #include "train/trainer.h"
@@ -15,6 +16,7 @@ namespace c2am::cli {
 
 namespace {
 struct TrainArgs {
+  std::string command;
   ConfigOptions cfg;
   std::string resume;
   std::string kind;  // "" = model.kind of the config
@@ -52,6 +54,7 @@ namespace {
 void add_train_command(CLI::App& app, Action* action, const std::string& name, const std::string& about,
                        const std::string& kind, const std::string& examples) {
   auto* args = new TrainArgs();
+  args->command = name;
   args->kind = kind;
   CLI::App* cmd = app.add_subcommand(name, about);
   add_config_options(cmd, &args->cfg);
@@ -72,8 +75,14 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
       const dist::Context& ctx = dist::context();
       util::Logger log(ctx.rank, ctx.world);
       util::Logger& mlog = log;
-      auto evaluate = [&cfg, &mlog](model::C2amNetImpl& net, int polarity, int64_t epoch,
-                                    const std::string& checkpoint, dist::Communicator& comm) {
+      // Rank 0 watches the run: sessions.jsonl, TensorBoard events from every metrics line (docs/monitoring.md).
+      const std::optional<int64_t> start =
+          ctx.rank == 0 ? resume_start_step(args->resume, cfg.run.out) : std::optional<int64_t>(0);
+      RunMonitor monitor(cfg, ctx, cfg.run.out, args->command, start, log);
+      monitor.attach(log);
+      monitor.text("config", start.value_or(0), config_markdown(cfg));
+      auto evaluate = [&cfg, &mlog, &monitor](model::C2amNetImpl& net, int polarity, int64_t epoch,
+                                              const std::string& checkpoint, dist::Communicator& comm) {
         eval::WsolEvalOptions opts;
         opts.checkpoint = checkpoint;
         opts.out_dir = fmt::format("{}/eval/epoch-{:03d}", cfg.run.out, epoch);
@@ -81,12 +90,16 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
         const eval::WsolEvalResult r = eval::evaluate_wsol_net(net, polarity, cfg, opts, comm, mlog);
         mlog.info("eval after epoch {}: CorLoc {:.2f}% (tau {:.2f}), MaxBoxAccV2 {:.2f}% -> {}", epoch,
                   r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, opts.out_dir);
+        // The step of the checkpoint just written puts evaluations on the training curves' axis.
+        const std::optional<int64_t> step = checkpoint_step(checkpoint);
         mlog.metric(fmt::format(
-            R"({{"kind":"eval","epoch":{},"corloc":{},"best_threshold":{},"max_box_acc_v2":{},"centre_box":{},"images":{}}})",
-            epoch, r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2,
-            r.centre_baseline, r.corloc.total));
+            R"({{"kind":"eval",{}"epoch":{},"corloc":{},"best_threshold":{},"max_box_acc_v2":{},"centre_box":{},"images":{}}})",
+            step ? fmt::format(R"("step":{},)", *step) : std::string(), epoch, r.corloc.best_accuracy,
+            r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, r.centre_baseline, r.corloc.total));
+        monitor.image_file("eval/heatmaps", step.value_or(epoch), opts.out_dir + "/heatmaps.png");
       };
       const train::TrainResult r = train::train(cfg, ctx, args->resume, log, evaluate);
+      monitor.log_summary();
       if (ctx.rank == 0) {
         fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained", r.steps,
                    r.checkpoint);
