@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build pkg-config libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev
       libtomlplusplus-dev libfmt-dev libgtest-dev libturbojpeg0-dev libpng-dev libcli11-dev
       nlohmann-json3-dev libxxhash-dev libopencv-imgproc-dev libbenchmark-dev
-      python3-torch python3-torchvision python3-h5py python3-pil libopenblas0-openmp)
+      python3-torch python3-torchvision python3-h5py python3-pil libopenblas0-openmp
+      libprotobuf-dev protobuf-compiler python3-protobuf chromium)
 # The local SLURM of tests/slurm, without its recommends (a mail server, docs).
 LEAN_PKGS=(slurmctld slurmd slurm-client munge)
 missing() { for p; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done; }

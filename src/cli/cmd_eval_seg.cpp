@@ -1,11 +1,17 @@
 // Implements: `c2am eval-seg`: mIoU, FP and FN rates and per-class IoU of
 // pseudo masks, or of CAMs refined with cues or a sweep of constant
-// background thresholds (wsss/seg_eval.h).
-#include <fmt/core.h>
+// background thresholds (wsss/seg_eval.h). With -o: a sample sheet and
+// TensorBoard events of the scores and the sweep (cli/monitoring.h).
+#include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/monitoring.h"
+#include "cli/seg_samples.h"
+#include "comm/context.h"
 #include "util/log.h"
 #include "util/threads.h"
 #include "wsss/seg_eval.h"
@@ -32,6 +38,33 @@ void print_per_class(const wsss::SegScores& s) {
     fmt::print("  {:<14} {:6.2f}%\n", k < names.size() ? names[k] : fmt::format("class {}", k),
                100 * s.iou[k]);
   }
+}
+
+std::string scores_fields(const wsss::SegScores& s) {
+  auto num = [](double v) { return std::isnan(v) ? std::string("null") : fmt::format("{}", v); };
+  return fmt::format(R"({{"miou":{},"fp":{},"fn":{},"pixel_accuracy":{}}})", num(s.miou), num(s.fp), num(s.fn),
+                     num(s.pixel_accuracy));
+}
+
+// The scores as scalars "seg/<source>/{miou,fp,fn,pixel_accuracy}" at step 0,
+// the sweep as "seg_sweep/{miou,fp,fn}" at step = round(threshold * 100), the sample sheet.
+void write_events(RunMonitor& monitor, const config::Config& cfg, const wsss::EvalSegResult& r,
+                  const std::string& samples_png) {
+  std::vector<std::string> parts;
+  if (r.pred) parts.push_back(R"("pred":)" + scores_fields(*r.pred));
+  if (r.cues) parts.push_back(R"("cues":)" + scores_fields(*r.cues));
+  if (r.constant) parts.push_back(R"("constant":)" + scores_fields(*r.constant));
+  if (r.best) {
+    parts.push_back(R"("best_constant":)" + scores_fields(r.best->scores));
+    parts.push_back(fmt::format(R"("best_bg_threshold":{})", r.best->threshold));
+  }
+  monitor.metrics_line(fmt::format(R"({{"kind":"seg","step":0,"images":{},{}}})", r.images, fmt::join(parts, ",")));
+  for (const wsss::SweepPoint& p : r.sweep) {
+    monitor.scalars(std::llround(p.threshold * 100),
+                    {{"seg_sweep/miou", p.scores.miou}, {"seg_sweep/fp", p.scores.fp}, {"seg_sweep/fn", p.scores.fn}});
+  }
+  monitor.image_file("seg/samples", 0, samples_png);
+  monitor.text("config", 0, config_markdown(cfg));
 }
 
 }  // namespace
@@ -96,6 +129,18 @@ void add_eval_seg(CLI::App& app, Action* action) {
                                                  : nullptr;
       if (main) print_per_class(*main);
       if (!r.metrics_file.empty()) fmt::print("metrics         {}\n", r.metrics_file);
+      if (!a->opts.out_dir.empty()) {
+        const std::string samples = a->opts.out_dir + "/samples.png";
+        std::remove(samples.c_str());  // a sheet from an earlier run would show other files
+        try {
+          if (write_seg_samples(a->opts, samples) > 0) fmt::print("samples         {}\n", samples);
+        } catch (const std::exception& e) {
+          log.warn("no sample sheet: {}", e.what());
+        }
+        RunMonitor monitor(cfg, comm::context(), a->opts.out_dir, "eval-seg", /*start_step=*/0, log);
+        write_events(monitor, cfg, r, samples);
+        if (monitor.tensorboard()) fmt::print("tensorboard     {}\n", monitor.tb_dir());
+      }
       return 0;
     };
   });

@@ -1,8 +1,13 @@
 // Implements: `c2am eval-wsol`: CorLoc / GT-known Loc and MaxBoxAccV2 of a
-// checkpoint on a test split, heatmap overlays, metrics.json.
+// checkpoint on a test split, heatmap overlays, metrics.json; on rank 0 the
+// same figures, the threshold sweeps and the contact sheet as TensorBoard
+// events in OUT/tb/ (cli/monitoring.h).
 #include <fmt/core.h>
 
+#include <cmath>
+
 #include "cli/commands.h"
+#include "cli/monitoring.h"
 #include "comm/communicator.h"
 #include "comm/context.h"
 #include "eval/wsol_eval.h"
@@ -15,6 +20,34 @@ struct EvalArgs {
   ConfigOptions cfg;
   eval::WsolEvalOptions opts;
 };
+
+// The evaluation as TensorBoard events at the checkpoint's step: the figures
+// as scalars "eval/...", the CorLoc and BoxAcc threshold sweeps as
+// "eval_sweep/..." at step = round(tau * 100) and round(tau * 1000), the contact sheet.
+void write_events(RunMonitor& monitor, const config::Config& cfg, const eval::WsolEvalResult& r,
+                  const std::string& out_dir) {
+  const int64_t step = checkpoint_step(r.checkpoint).value_or(0);
+  std::string fields = fmt::format(
+      R"("corloc":{},"best_threshold":{},"max_box_acc_v2":{},"centre_box":{},"images":{})", r.corloc.best_accuracy,
+      r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, r.centre_baseline, r.corloc.total);
+  for (size_t d = 0; d < r.maxboxacc.deltas.size(); ++d) {
+    fields += fmt::format(R"(,"max_box_acc_iou_{:.1f}":{})", r.maxboxacc.deltas[d], r.maxboxacc.max_box_acc[d]);
+  }
+  if (r.topk.present) fields += fmt::format(R"(,"top1_loc":{},"top5_loc":{})", r.topk.top1_at_best, r.topk.top5_at_best);
+  monitor.metrics_line(fmt::format(R"({{"kind":"eval","step":{},{}}})", step, fields));
+  for (size_t t = 0; t < r.corloc.thresholds.size(); ++t) {
+    monitor.scalar("eval_sweep/corloc", std::llround(r.corloc.thresholds[t] * 100), r.corloc.accuracy[t]);
+  }
+  for (size_t t = 0; t < r.maxboxacc.thresholds.size(); ++t) {
+    std::vector<std::pair<std::string, double>> values;
+    for (size_t d = 0; d < r.maxboxacc.deltas.size(); ++d) {
+      values.emplace_back(fmt::format("eval_sweep/box_acc_iou_{:.1f}", r.maxboxacc.deltas[d]), r.maxboxacc.curves[d][t]);
+    }
+    monitor.scalars(std::llround(r.maxboxacc.thresholds[t] * 1000), values);
+  }
+  monitor.image_file("eval/heatmaps", step, out_dir + "/heatmaps.png");
+  monitor.text("config", step, config_markdown(cfg));
+}
 }  // namespace
 
 void add_eval_wsol(CLI::App& app, Action* action) {
@@ -48,6 +81,9 @@ void add_eval_wsol(CLI::App& app, Action* action) {
       return run_job(a->cfg, [a](Job& job) {
         const eval::WsolEvalResult r = eval::evaluate_wsol(job.cfg, a->opts, *job.comm, job.log);
         if (!job.root()) return 0;
+        RunMonitor monitor(job.cfg, job.ctx, a->opts.out_dir, "eval-wsol", /*start_step=*/0,
+                           job.log);  // a rerun replaces the events
+        write_events(monitor, job.cfg, r, a->opts.out_dir);
         fmt::print("checkpoint      {} (polarity {})\n", r.checkpoint, r.polarity ? "negative" : "positive");
         fmt::print("images          {}\n", r.corloc.total);
         fmt::print("CorLoc          {:.2f}%  (best tau {:.2f})\n", r.corloc.best_accuracy,
@@ -68,6 +104,7 @@ void add_eval_wsol(CLI::App& app, Action* action) {
         if (!a->opts.save_maps.empty())
           fmt::print("maps and boxes  {}/maps/, {}/boxes.jsonl\n", a->opts.save_maps, a->opts.save_maps);
         if (!r.heatmap_files.empty()) fmt::print("heatmaps        {}\n", r.heatmap_files.back());
+        if (monitor.tensorboard()) fmt::print("tensorboard     {}\n", monitor.tb_dir());
         return 0;
       });
     };

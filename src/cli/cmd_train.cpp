@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/monitoring.h"
 #include "comm/context.h"
 #include "eval/wsol_eval_net.h"
 #include "model/network.h"
@@ -18,6 +19,7 @@ namespace c2am::cli {
 
 namespace {
 struct TrainArgs {
+  std::string command;
   ConfigOptions cfg;
   std::string resume;
   std::string kind;  // "" = model.kind of the config
@@ -35,10 +37,12 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
 namespace {
 
 // Evaluation after epochs during training (eval.every_epochs): WSOL metrics
-// of the network in memory, logged and appended to metrics.jsonl.
-train::EpochEvalHook periodic_eval(const config::Config& cfg, util::Logger& log) {
-  return [&cfg, &log](model::Network& network, const checkpoint::EvalKeys& keys, int64_t epoch,
-                      const std::string& checkpoint, comm::Communicator& comm) {
+// of the network in memory, logged and appended to metrics.jsonl (at the
+// step of the checkpoint just written, so evaluations share the training
+// curves' axis) and the contact sheet handed to the run's monitor.
+train::EpochEvalHook periodic_eval(const config::Config& cfg, util::Logger& log, RunMonitor& monitor) {
+  return [&cfg, &log, &monitor](model::Network& network, const checkpoint::EvalKeys& keys, int64_t epoch,
+                                const std::string& checkpoint, comm::Communicator& comm) {
     model::C2amNetImpl& net = model::C2amNetwork::of(network, "periodic evaluation's network").c2am();
     eval::WsolEvalOptions opts;
     opts.checkpoint = checkpoint;
@@ -48,14 +52,17 @@ train::EpochEvalHook periodic_eval(const config::Config& cfg, util::Logger& log)
     const eval::WsolEvalResult r = eval::evaluate_wsol_net(net, polarity, cfg, opts, comm, log);
     log.info("eval after epoch {}: CorLoc {:.2f}% (tau {:.2f}), MaxBoxAccV2 {:.2f}% -> {}", epoch,
              r.corloc.best_accuracy, r.corloc.best_threshold, r.maxboxacc.max_box_acc_v2, opts.out_dir);
-    const nlohmann::ordered_json line = {{"kind", "eval"},
-                                         {"epoch", epoch},
-                                         {"corloc", r.corloc.best_accuracy},
-                                         {"best_threshold", r.corloc.best_threshold},
-                                         {"max_box_acc_v2", r.maxboxacc.max_box_acc_v2},
-                                         {"centre_box", r.centre_baseline},
-                                         {"images", r.corloc.total}};
+    const std::optional<int64_t> step = checkpoint_step(checkpoint);
+    nlohmann::ordered_json line = {{"kind", "eval"}};
+    if (step) line["step"] = *step;
+    line["epoch"] = epoch;
+    line["corloc"] = r.corloc.best_accuracy;
+    line["best_threshold"] = r.corloc.best_threshold;
+    line["max_box_acc_v2"] = r.maxboxacc.max_box_acc_v2;
+    line["centre_box"] = r.centre_baseline;
+    line["images"] = r.corloc.total;
     log.metric(line.dump());
+    monitor.image_file("eval/heatmaps", step.value_or(epoch), opts.out_dir + "/heatmaps.png");
   };
 }
 
@@ -84,6 +91,7 @@ namespace {
 void add_train_command(CLI::App& app, Action* action, const std::string& name, const std::string& about,
                        const std::string& kind, const std::string& examples) {
   auto* args = new TrainArgs();
+  args->command = name;
   args->kind = kind;
   CLI::App* cmd = app.add_subcommand(name, about);
   add_config_options(cmd, &args->cfg);
@@ -103,8 +111,16 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
       return run_job(
           options,
           [args](Job& job) {
-            const train::TrainResult r =
-                train::train(job.cfg, job.ctx, args->resume, job.log, periodic_eval(job.cfg, job.log));
+            // Rank 0 watches the run: sessions.jsonl, TensorBoard events from every metrics line
+            // (docs/monitoring.md).
+            const std::optional<int64_t> start =
+                job.root() ? resume_start_step(args->resume, job.cfg.run.out) : std::optional<int64_t>(0);
+            RunMonitor monitor(job.cfg, job.ctx, job.cfg.run.out, args->command, start, job.log);
+            monitor.attach(job.log);
+            monitor.text("config", start.value_or(0), config_markdown(job.cfg));
+            const train::TrainResult r = train::train(job.cfg, job.ctx, args->resume, job.log,
+                                                      periodic_eval(job.cfg, job.log, monitor));
+            monitor.log_summary();
             if (job.root()) {
               fmt::print("{} {} steps; checkpoint: {}\n", r.preempted ? "preempted after" : "trained",
                          r.steps, r.checkpoint);

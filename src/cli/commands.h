@@ -60,5 +60,6 @@ void add_bg_cues(CLI::App& app, Action* action);
 void add_refine_cams(CLI::App& app, Action* action);
 void add_eval_seg(CLI::App& app, Action* action);
 void add_bench(CLI::App& app, Action* action);  // bench train
+void add_report(CLI::App& app, Action* action);
 
 }  // namespace c2am::cli

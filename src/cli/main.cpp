@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
   c2am::cli::add_refine_cams(app, &action);
   c2am::cli::add_eval_seg(app, &action);
   c2am::cli::add_bench(app, &action);
+  c2am::cli::add_report(app, &action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

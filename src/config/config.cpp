@@ -138,6 +138,7 @@ const std::vector<Key>& keys() {
       C2AM_KEY(run.cudnn_benchmark, any(), "cuDNN autotuning on CUDA"),
       C2AM_KEY(run.cuda_graphs, any(),
                "capture the whole training step in a CUDA graph after warm-up and replay it (CUDA only)"),
+      C2AM_KEY(run.tensorboard, any(), "TensorBoard event files in <out>/tb/ (rank 0)"),
   };
   return kKeys;
 }

@@ -91,6 +91,7 @@ struct RunConfig {
   bool channels_last = false;        // channels_last parameters and inputs (CUDA convolutions)
   bool cudnn_benchmark = true;       // cuDNN autotuning (CUDA)
   bool cuda_graphs = false;          // capture the training step once and replay it (CUDA, train/graph_step.h)
+  bool tensorboard = true;           // TensorBoard event files in <out>/tb/, written by rank 0
 };
 
 struct Config {

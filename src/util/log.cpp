@@ -53,10 +53,17 @@ void Logger::open_metrics(const std::string& path) {
 }
 
 void Logger::metric(const std::string& json_line) const {
-  if (metrics_ == nullptr) return;
-  std::fputs(json_line.c_str(), metrics_);
-  std::fputc('\n', metrics_);
-  std::fflush(metrics_);
+  if (rank_ != 0) return;
+  if (metrics_ != nullptr) {
+    std::fputs(json_line.c_str(), metrics_);
+    std::fputc('\n', metrics_);
+    std::fflush(metrics_);
+  }
+  for (const MetricSink& sink : sinks_) sink(json_line);
+}
+
+void Logger::add_metric_sink(MetricSink sink) {
+  if (rank_ == 0) sinks_.push_back(std::move(sink));
 }
 
 }  // namespace c2am::util

@@ -1,12 +1,15 @@
 // Implements: the one logger. Info goes to stderr on rank 0 only; warnings and
 // errors go to stderr on every rank with a "[rank r]" prefix; metrics are JSON
-// lines appended to a file on rank 0. Call sites are identical on every rank.
+// lines appended to a file on rank 0, and handed to the sinks attached there
+// (the TensorBoard writer). Call sites are identical on every rank.
 #pragma once
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace c2am::util {
 
@@ -42,6 +45,10 @@ class Logger {
   // Metrics: JSON lines appended to `path` on rank 0; other ranks ignore.
   void open_metrics(const std::string& path);
   void metric(const std::string& json_line) const;
+  // Another consumer of every metrics line on rank 0 (other ranks ignore it),
+  // called after the line is written to the file; it must not throw.
+  using MetricSink = std::function<void(const std::string& json_line)>;
+  void add_metric_sink(MetricSink sink);
 
  private:
   std::string prefix(std::string_view level) const;
@@ -50,6 +57,7 @@ class Logger {
   int rank_;
   int world_;
   std::FILE* metrics_ = nullptr;
+  std::vector<MetricSink> sinks_;
   bool tty_ = false;
   mutable bool progress_open_ = false;
 };

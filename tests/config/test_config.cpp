@@ -434,7 +434,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[wsss]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 57u);
+  EXPECT_EQ(keys_of(text).size(), 58u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});
