@@ -109,6 +109,8 @@ const std::vector<Key>& keys() {
                "evaluate during training after every N epochs and the last; 0 = never"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
       C2AM_KEY(eval.heatmaps, at_least(0), "heatmap PNGs written"),
+      C2AM_KEY(eval.protocol, one_of({"paper", "reference", "aligned"}),
+               "how maps become CorLoc boxes: paper (method doc), reference (the authors' code), aligned"),
       C2AM_KEY(wsss.scales, above(0), "inference scales (each with its horizontal flip)"),
       C2AM_KEY(wsss.cue_threshold, half_open(0, 1), "foreground where the C2AM map > this, before the CRF"),
       C2AM_KEY(wsss.crf_iterations, at_least(0), "mean-field iterations of the dense CRF; 0 = no CRF"),

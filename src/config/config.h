@@ -58,6 +58,9 @@ struct EvalConfig {
   int every_epochs = 0;  // evaluate during training after every N epochs and the last; 0 = never
   int batch_size = 32;   // > 0
   int heatmaps = 16;     // heatmap PNGs written by the demo/eval, >= 0
+  // CorLoc boxes: paper (method doc §7) | reference (the authors' WSOL code) |
+  // aligned (map cells on their receptive-field centres); docs/wsol.md.
+  std::string protocol = "paper";
 };
 
 // The WSSS refinement stage (method doc §8).

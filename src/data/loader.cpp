@@ -174,12 +174,12 @@ Transform test_transform(const config::DataConfig& cfg) {
 
 int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
 
-image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t) {
+image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t, bool clip_to_crop) {
   const float sx = static_cast<float>(t.resize) / static_cast<float>(orig_w);
   const float sy = static_cast<float>(t.resize) / static_cast<float>(orig_h);
   const float off = static_cast<float>(centre_offset(t.resize, t.crop));
   const float lim = static_cast<float>(t.crop);
-  auto clip = [lim](float v) { return std::min(std::max(v, 0.0f), lim); };
+  auto clip = [lim, clip_to_crop](float v) { return clip_to_crop ? std::min(std::max(v, 0.0f), lim) : v; };
   return image::Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off),
              clip(box.y1 * sy - off)};
 }

@@ -68,8 +68,10 @@ Transform test_transform(const config::DataConfig& cfg);
 // The centre crop's offset on each axis, as torchvision's CenterCrop: round((resize - crop) / 2).
 int centre_offset(int resize, int crop);
 
-// Ground-truth box in the test crop's coordinates (resize then centre crop), clipped.
-image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t);
+// Ground-truth box in the test crop's coordinates (resize then centre crop),
+// clipped to the crop unless `clip` is false (the authors' CorLoc leaves it
+// unclipped: eval.protocol = "reference").
+image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t, bool clip = true);
 
 // What a batch carries besides the images.
 enum class TargetKind {

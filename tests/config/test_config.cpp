@@ -85,6 +85,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.eval.every_epochs, b.eval.every_epochs);
   EXPECT_EQ(a.eval.batch_size, b.eval.batch_size);
   EXPECT_EQ(a.eval.heatmaps, b.eval.heatmaps);
+  EXPECT_EQ(a.eval.protocol, b.eval.protocol);
   EXPECT_EQ(a.dist.backend, b.dist.backend);
   EXPECT_EQ(a.dist.bucket_mb, b.dist.bucket_mb);
   EXPECT_EQ(a.dist.timeout_s, b.dist.timeout_s);
@@ -434,7 +435,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[wsss]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 58u);
+  EXPECT_EQ(keys_of(text).size(), 59u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});
