@@ -86,6 +86,9 @@ const std::vector<Key>& keys() {
       C2AM_KEY(data.loader_threads, at_least(0), "loader threads; 0 = run.threads"),
       C2AM_KEY(data.bad_sample, one_of({"error", "skip"}),
                "an undecodable sample: error (names shard and index) or skip (dropped, counted, reported)"),
+      C2AM_KEY(data.max_pixels, any(),
+               "largest image decoded (width x height read from its header, before allocating); 0 = no "
+               "limit"),
       C2AM_KEY(data.cues, any(), "saliency training: folder of background-cue PNGs (255 = foreground)"),
       C2AM_KEY(data.mean, any(), "per-channel normalisation mean (RGB)"),
       C2AM_KEY(data.std, above(0), "per-channel normalisation std (RGB)"),

@@ -32,6 +32,7 @@ struct DataConfig {
   int test_crop = 448;
   int loader_threads = 0;            // 0 = same as run.threads
   std::string bad_sample = "error";  // error | skip
+  std::uint64_t max_pixels = 100'000'000;  // decode limit (width x height from the header); 0 = none
   std::string cues;  // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};

@@ -36,6 +36,7 @@ struct Dataset {
   std::string description;  // for logs: the folder and whether it is packed
   std::vector<Sample> samples;
   std::vector<std::shared_ptr<const ShardReader>> shards;  // packed datasets only
+  std::int64_t max_pixels = image::kDefaultMaxPixels;      // decode limit (data.max_pixels; 0 = none)
   // The encoded bytes of a sample; errors name the file, or the shard and index.
   std::vector<std::uint8_t> bytes(const Sample& s) const;
   // "shard-00003.h5[17] (images/001/x.jpg)" or the file path, for messages.
