@@ -49,11 +49,13 @@ echo "+ ${cmd[*]} $*" >&2
 ((restarts > 0)) || exec "${cmd[@]}" "$@"
 
 # With restarts: mpirun runs as a child; a signal to this script goes on to it
-# (USR1: the ranks checkpoint and exit 75) and ends the restarts.
+# (USR1: the ranks checkpoint and exit 75) and ends the restarts. INT goes on
+# as TERM: a background child of a script ignores INT.
 stop="" job=""
 forward() { stop=$1; [[ -z $job ]] || kill -"$1" "$job" 2>/dev/null || true; }
+trap 'forward TERM' INT
 # shellcheck disable=SC2064  # $sig is meant to expand now
-for sig in INT TERM HUP USR1 USR2; do trap "forward $sig" "$sig"; done
+for sig in TERM HUP USR1 USR2; do trap "forward $sig" "$sig"; done
 attempt=0 run=("$@")
 while :; do
   "${cmd[@]}" "${run[@]}" &
