@@ -14,11 +14,13 @@
 
 #include "data/shards.h"
 #include "data_prep/ordered_pool.h"
+#include "data_prep/pack_lock.h"
 #include "data_prep/pack_output.h"
 #include "data_prep/pack_plan.h"
 #include "data_prep/pack_sample.h"
 #include "data_prep/sources.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace c2am::data_prep {
 namespace {
@@ -30,16 +32,21 @@ void validate(const PackOptions& o) {
   check_layout_split(o.layout, o.split);
   if (o.source.empty()) throw UsageError("pack: the source folder is empty");
   if (o.out.empty()) throw UsageError("pack: the output folder (-o, --out) is empty");
-  if (o.shard_size < 1)
-    throw UsageError(fmt::format("pack: --shard-size must be >= 1, got {}", o.shard_size));
-  if (o.threads < 0)
-    throw UsageError(fmt::format("pack: --threads must be >= 0 (0 = all cores), got {}", o.threads));
-  if (o.reencode_max_side < 0)
+  if (o.shard_size < 1 || o.shard_size > kMaxShardSize)
     throw UsageError(
-        fmt::format("pack: --max-side must be >= 0 (0 = keep bytes), got {}", o.reencode_max_side));
+        fmt::format("pack: --shard-size must be in [1, {}] images (a shard is built in memory), got {}",
+                    kMaxShardSize, o.shard_size));
+  if (o.threads < 0 || o.threads > kMaxThreads)
+    throw UsageError(
+        fmt::format("pack: --threads must be in [0, {}] (0 = all cores), got {}", kMaxThreads, o.threads));
+  if (o.reencode_max_side < 0 || o.reencode_max_side > kMaxSide)
+    throw UsageError(fmt::format("pack: --max-side must be in [0, {}] pixels (0 = keep bytes), got {}",
+                                 kMaxSide, o.reencode_max_side));
   if (o.jpeg_quality < 1 || o.jpeg_quality > 100)
     throw UsageError(fmt::format("pack: --quality must be in [1, 100], got {}", o.jpeg_quality));
   std::error_code ec;
+  if (!fs::is_directory(o.source, ec))  // before OUT is created and locked
+    throw UsageError(fmt::format("source '{}' is not a folder", o.source));
   if (fs::exists(o.out, ec) && !fs::is_directory(o.out, ec))
     throw UsageError(fmt::format("pack: output '{}' exists and is not a folder", o.out));
   if (fs::exists(o.out, ec) && fs::exists(o.source, ec) && fs::equivalent(o.out, o.source, ec))
@@ -94,6 +101,8 @@ std::string shard_file_name(int index) { return fmt::format("shard-{:05d}.h5", i
 
 PackResult pack(const PackOptions& o, const util::Logger& log) {
   validate(o);
+  util::make_dirs(o.out);
+  const PackLock lock(o.out);  // one pack per output folder, until this run ends
   const auto start = Clock::now();
   const int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -9,6 +9,11 @@
 
 namespace c2am::data_prep {
 
+// Bounds of the options (plain UsageErrors beyond them).
+inline constexpr int kMaxShardSize = 1'000'000;  // images per shard; a shard is assembled in memory
+inline constexpr int kMaxThreads = 1024;
+inline constexpr int kMaxSide = 65'500;  // the largest JPEG side
+
 struct PackOptions {
   std::string layout;         // cub | imagenet | voc | folder
   std::string split;          // train | val | test
@@ -35,7 +40,8 @@ struct PackResult {
 };
 
 // Packs options.source into options.out. Errors: c2am::UsageError for bad
-// options and for an output folder that holds another plan ("source or
+// options, for an output folder that another pack holds (its lock,
+// data_prep/pack_lock.h) and for one that holds another plan ("source or
 // options changed since the first run: ...; use --force to repack");
 // c2am::Error naming the file (and file:line in annotation files) otherwise.
 // Shards of the same plan already complete in `out` are skipped, so a killed

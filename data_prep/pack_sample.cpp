@@ -36,6 +36,26 @@ void check_mask_size(const SourceRecord& r, int mask_w, int mask_h, int w, int h
   }
 }
 
+// Every box finite, ordered and inside the w x h image (within kBoxTolerancePx).
+void check_boxes(const SourceRecord& r, int w, int h) {
+  for (std::size_t k = 0; k < r.boxes.size(); ++k) {
+    const image::Box& b = r.boxes[k];
+    const float t = kBoxTolerancePx;
+    const bool finite =
+        std::isfinite(b.x0) && std::isfinite(b.y0) && std::isfinite(b.x1) && std::isfinite(b.y1);
+    const bool ordered = finite && b.x0 <= b.x1 && b.y0 <= b.y1;
+    const bool inside = ordered && b.x0 >= -t && b.y0 >= -t && b.x1 <= w + t && b.y1 <= h + t;
+    if (inside) continue;
+    const std::string where = k < r.box_where.size() ? r.box_where[k] : r.path;
+    const std::string what =
+        !finite    ? std::string("is not finite")
+        : !ordered ? std::string("is not ordered (x1 < x0 or y1 < y0)")
+                   : fmt::format("lies outside the {}x{} image (tolerance {} px)", w, h, kBoxTolerancePx);
+    throw Error(fmt::format("{}: box (x0 {}, y0 {}, x1 {}, y1 {}) of {} {}", where, b.x0, b.y0, b.x1, b.y1,
+                            r.path, what));
+  }
+}
+
 }  // namespace
 
 data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o) {
@@ -50,6 +70,7 @@ data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o)
     const ImageSize size = read_image_size(s.bytes.data(), s.bytes.size(), r.path);
     s.width = size.width;
     s.height = size.height;
+    check_boxes(r, s.width, s.height);
     if (!s.mask.empty()) {
       const ImageSize m = read_image_size(s.mask.data(), s.mask.size(), r.mask_path);
       check_mask_size(r, m.width, m.height, s.width, s.height);
@@ -61,6 +82,7 @@ data::PackedSample prepare_sample(const SourceRecord& r, const SampleOptions& o)
   const image::Image img = image::decode_jpeg(s.bytes.data(), s.bytes.size(), r.path);
   s.width = img.width;
   s.height = img.height;
+  check_boxes(r, img.width, img.height);
   image::Image mask;
   if (!s.mask.empty()) {
     mask = image::decode_png(s.mask.data(), s.mask.size(), r.mask_path);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "util/error.h"
@@ -173,6 +174,7 @@ float number(const Element& parent, const char* tag, const std::string& path) {
   const float v = std::strtof(t.c_str(), &end);
   if (t.empty() || end != t.c_str() + t.size())
     throw Error(fmt::format("{}:{}: <{}> '{}' is not a number", path, e->line, tag, t));
+  if (!std::isfinite(v)) throw Error(fmt::format("{}:{}: <{}> '{}' is not finite", path, e->line, tag, t));
   return v;
 }
 

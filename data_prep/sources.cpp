@@ -92,6 +92,17 @@ void require_file(const std::string& path, const std::string& why) {
   if (!fs::is_regular_file(path, ec)) throw Error(fmt::format("{}: no such file ({})", path, why));
 }
 
+void check_confined(const std::string& name, const std::string& root) {
+  const fs::path p(name);
+  bool escapes = name.empty() || p.is_absolute() || name.front() == '/';
+  for (const fs::path& part : p) escapes = escapes || part == "..";
+  if (escapes)
+    throw Error(
+        fmt::format("{}: image '{}' is not a path inside the source folder (absolute, empty or with "
+                    "a '..' component)",
+                    root, name));
+}
+
 void sort_records(std::vector<SourceRecord>& records, const std::string& root) {
   std::sort(records.begin(), records.end(),
             [](const SourceRecord& a, const SourceRecord& b) { return a.name < b.name; });
@@ -116,6 +127,7 @@ SourceListing scan_cub(const std::string& root, const std::string& split) {
     detail::require_file(s.path, fmt::format("images.txt, image id {}", r.id));
     s.label = r.label;
     s.boxes = std::move(r.boxes);
+    s.box_where.assign(s.boxes.size(), r.box_where);
     out.records.push_back(std::move(s));
   }
   return out;
@@ -172,6 +184,7 @@ SourceListing scan_source(const std::string& layout, const std::string& split, c
                       : layout == "imagenet" ? detail::scan_imagenet(root, split)
                       : layout == "voc"      ? detail::scan_voc(root, split)
                                              : scan_folder(root);
+  for (const SourceRecord& r : out.records) detail::check_confined(r.name, root);
   detail::sort_records(out.records, root);
   if (out.records.empty())
     throw Error(fmt::format("'{}' holds no images for the {} split of layout '{}'", root, split, layout));

@@ -15,6 +15,7 @@ struct SourceRecord {
   std::string path;              // the file to read
   int label = -1;                // 0-based class, -1 = none
   std::vector<image::Box> boxes;  // in the original image's pixels; may be empty
+  std::vector<std::string> box_where;  // per box: "<file>:<line>" it was read from (for errors)
   std::string mask_path;         // VOC class-index PNG; empty when none
 };
 

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <unordered_map>
@@ -75,6 +76,7 @@ std::vector<SourceRecord> scan_train(const std::string& root, const Synsets& syn
 
 struct ValEntry {
   std::vector<image::Box> boxes;
+  std::vector<std::string> box_where;  // "<file>:<line>" per box
   int label = -1;
 };
 
@@ -103,10 +105,16 @@ std::unordered_map<std::string, ValEntry> read_val_csv(const std::string& path, 
         const std::string& s = t[k + 1 + j];
         char* end = nullptr;
         v[j] = std::strtof(s.c_str(), &end);
-        if (end != s.c_str() + s.size())
+        if (s.empty() || end != s.c_str() + s.size())
           throw Error(fmt::format("{}:{}: box value '{}' is not a number", path, l.number, s));
+        if (!std::isfinite(v[j]))
+          throw Error(fmt::format("{}:{}: box value '{}' is not finite", path, l.number, s));
       }
+      if (v[2] < v[0] || v[3] < v[1])
+        throw Error(
+            fmt::format("{}:{}: box ({}, {}, {}, {}) has max < min", path, l.number, v[0], v[1], v[2], v[3]));
       e.boxes.push_back(image::Box{v[0], v[1], v[2], v[3]});
+      e.box_where.push_back(fmt::format("{}:{}", path, l.number));
     }
     if (!out.emplace(id, std::move(e)).second)
       throw Error(fmt::format("{}:{}: image '{}' appears again", path, l.number, id));
@@ -122,6 +130,7 @@ ValEntry read_val_xml(const std::string& path, const Synsets& syn) {
       throw Error(fmt::format("{}:{}: '{}' is not a wnid of {}", path, o.line, o.name, syn.path));
     if (e.label < 0) e.label = it->second;
     e.boxes.push_back(o.box);
+    e.box_where.push_back(fmt::format("{}:{}", path, o.line));
   }
   if (e.boxes.empty()) throw Error(fmt::format("{}: no <object>, so the image has no label", path));
   return e;
@@ -156,6 +165,7 @@ std::vector<SourceRecord> scan_val(const std::string& root, const Synsets& syn) 
     }
     r.label = e.label;
     r.boxes = std::move(e.boxes);
+    r.box_where = std::move(e.box_where);
     out.push_back(std::move(r));
   }
   return out;

@@ -34,6 +34,10 @@ std::string stem_of(const std::string& rel);
 // Throws c2am::Error "<path>: no such file (<why>)" unless `path` is a regular file.
 void require_file(const std::string& path, const std::string& why);
 
+// Throws c2am::Error naming `root` unless `name` is a relative path without a
+// '..' component (textual: symbolic links below the root are followed).
+void check_confined(const std::string& name, const std::string& root);
+
 // Sorts by name and rejects duplicate names.
 void sort_records(std::vector<SourceRecord>& records, const std::string& root);
 

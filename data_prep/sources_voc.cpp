@@ -47,8 +47,10 @@ SourceListing scan_voc(const std::string& root, const std::string& split) {
     const std::string xml = join(root, "Annotations/" + id + ".xml");
     if (has_annotations && fs::is_regular_file(xml, ec)) {
       // VOC boxes are 1-based and inclusive; ours are (x0, y0) = first pixel, (x1, y1) = last + 1.
-      for (const XmlObject& o : read_pascal_objects(xml))
+      for (const XmlObject& o : read_pascal_objects(xml)) {
         r.boxes.push_back(image::Box{o.box.x0 - 1, o.box.y0 - 1, o.box.x1, o.box.y1});
+        r.box_where.push_back(fmt::format("{}:{}", xml, o.line));
+      }
     }
     out.records.push_back(std::move(r));
   }

@@ -5,7 +5,8 @@
 # Usage: launch/slurm/submit.sh PROFILE [SBATCH FLAGS...] -- C2AM TRAIN ARGS...
 # Example: launch/slurm/submit.sh cluster/profiles/local.sh --output=runs/demo.out -- \
 #            -c configs/synth_demo.toml --data runs/demo/data -o runs/demo-slurm
-# C2AM_BIN picks the c2am binary (default: this checkout's build/src/cli/c2am).
+# C2AM_BIN picks the c2am binary (default: this checkout's build/src/cli/c2am);
+# C2AM_RESTARTS=N restarts a failed step up to N times in the allocation (train.sbatch).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 profile=$(realpath "${1:?usage: $0 PROFILE [SBATCH FLAGS...] -- C2AM TRAIN ARGS...}")
@@ -22,5 +23,6 @@ sbatch=(sbatch --partition="$PARTITION" --nodes="$NODES" --ntasks-per-node="$TAS
 sbatch+=("${SBATCH_FLAGS[@]}" "${flags[@]}" "$here/train.sbatch" "$profile" "$@")
 
 export C2AM_BIN=${C2AM_BIN:-$(realpath "$here/../../build/src/cli/c2am")}
+export C2AM_LAUNCH_DIR=${C2AM_LAUNCH_DIR:-$(realpath "$here/..")}  # the batch script's launch/restarts.sh
 echo "+ ${sbatch[*]}" >&2
 exec "${sbatch[@]}"

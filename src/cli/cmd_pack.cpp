@@ -23,16 +23,16 @@ void add_pack(CLI::App& app, Action* action) {
       ->check(CLI::IsMember({"train", "val", "test"}));
   cmd->add_option("--shard-size", o->shard_size, "images per shard")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, data_prep::kMaxShardSize));
   cmd->add_option("--threads", o->threads,
                   "reader/encoder threads (0 = all cores; the output does not depend on it)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, data_prep::kMaxThreads));
   cmd->add_option(
          "--max-side", o->reencode_max_side,
          "re-encode images whose longer side exceeds PX down to PX (0 = store the files' bytes untouched)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, data_prep::kMaxSide));
   cmd->add_option("--quality", o->jpeg_quality, "JPEG quality of re-encoded images")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -86,6 +86,9 @@ const std::vector<Key>& keys() {
       C2AM_KEY(data.loader_threads, at_least(0), "loader threads; 0 = run.threads"),
       C2AM_KEY(data.bad_sample, one_of({"error", "skip"}),
                "an undecodable sample: error (names shard and index) or skip (dropped, counted, reported)"),
+      C2AM_KEY(data.max_pixels, any(),
+               "largest image decoded (width x height read from its header, before allocating); 0 = no "
+               "limit"),
       C2AM_KEY(data.cues, any(), "saliency training: folder of background-cue PNGs (255 = foreground)"),
       C2AM_KEY(data.mean, any(), "per-channel normalisation mean (RGB)"),
       C2AM_KEY(data.std, above(0), "per-channel normalisation std (RGB)"),
@@ -109,6 +112,8 @@ const std::vector<Key>& keys() {
                "evaluate during training after every N epochs and the last; 0 = never"),
       C2AM_KEY(eval.batch_size, above(0), "evaluation batch"),
       C2AM_KEY(eval.heatmaps, at_least(0), "heatmap PNGs written"),
+      C2AM_KEY(eval.protocol, one_of({"paper", "reference", "aligned"}),
+               "how maps become CorLoc boxes: paper (method doc), reference (the authors' code), aligned"),
       C2AM_KEY(wsss.scales, above(0), "inference scales (each with its horizontal flip)"),
       C2AM_KEY(wsss.cue_threshold, half_open(0, 1), "foreground where the C2AM map > this, before the CRF"),
       C2AM_KEY(wsss.crf_iterations, at_least(0), "mean-field iterations of the dense CRF; 0 = no CRF"),

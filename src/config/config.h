@@ -32,6 +32,7 @@ struct DataConfig {
   int test_crop = 448;
   int loader_threads = 0;            // 0 = same as run.threads
   std::string bad_sample = "error";  // error | skip
+  std::uint64_t max_pixels = 100'000'000;  // decode limit (width x height from the header); 0 = none
   std::string cues;  // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
@@ -58,6 +59,9 @@ struct EvalConfig {
   int every_epochs = 0;  // evaluate during training after every N epochs and the last; 0 = never
   int batch_size = 32;   // > 0
   int heatmaps = 16;     // heatmap PNGs written by the demo/eval, >= 0
+  // CorLoc boxes: paper (method doc §7) | reference (the authors' WSOL code) |
+  // aligned (map cells on their receptive-field centres); docs/wsol.md.
+  std::string protocol = "paper";
 };
 
 // The WSSS refinement stage (method doc §8).

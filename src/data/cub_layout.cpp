@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -81,6 +82,18 @@ float parse_float(const TextFile& f, const Line& l, const std::string& token, co
   return v;
 }
 
+// images.txt paths stay inside <root>/images/: relative, no '..' component.
+// The check is on the text; symbolic links below the root are followed.
+void check_confined(const TextFile& f, int line, const std::string& rel) {
+  const std::filesystem::path p(rel);
+  if (p.is_absolute() || rel.front() == '/')
+    f.fail(line, fmt::format("path '{}' is absolute; it must be relative to the images/ folder", rel));
+  for (const std::filesystem::path& part : p)
+    if (part == "..")
+      f.fail(line,
+             fmt::format("path '{}' has a '..' component; it must stay inside the images/ folder", rel));
+}
+
 // id -> line index; each id once; `columns` tokens per line (0 = at least 2).
 std::map<int, size_t> index_by_id(const TextFile& f, size_t columns, const char* format) {
   std::map<int, size_t> by_id;
@@ -147,14 +160,20 @@ std::vector<CubRecord> read_cub(const std::string& root) {
     CubRecord r;
     r.id = id;
     r.rel_path = images.lines[i].rest;
+    check_confined(images, images.lines[i].number, r.rel_path);
 
     const Line& b = boxes.lines[box_ids.at(id)];
     const float x = parse_float(boxes, b, b.tokens[1], "x"), y = parse_float(boxes, b, b.tokens[2], "y");
     const float w = parse_float(boxes, b, b.tokens[3], "width"),
                 h = parse_float(boxes, b, b.tokens[4], "height");
+    if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(w) || !std::isfinite(h) ||
+        !std::isfinite(x + w) || !std::isfinite(y + h))
+      boxes.fail(b.number, fmt::format("box ({}, {}, {}, {}) of image id {} is not finite", b.tokens[1],
+                                       b.tokens[2], b.tokens[3], b.tokens[4], id));
     if (w < 0 || h < 0 || x < 0 || y < 0)
       boxes.fail(b.number, fmt::format("negative box value for image id {}", id));
     r.boxes.push_back(image::Box{x, y, x + w, y + h});
+    r.box_where = fmt::format("{}:{}", boxes.path, b.number);
 
     const Line& s = split.lines[split_ids.at(id)];
     const int train = parse_int(split, s, s.tokens[1], "is_training_image");

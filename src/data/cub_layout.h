@@ -15,6 +15,7 @@ struct CubRecord {
   int label = 0;         // 0-based class (image_class_labels.txt value minus 1)
   bool is_train = false;
   std::vector<image::Box> boxes;  // CUB has one per image: (x, y, x + w, y + h)
+  std::string box_where;          // "<root>/bounding_boxes.txt:<line>" of the box, for errors
 };
 
 // Parses and cross-checks the five files under `root`; records sorted by id.

@@ -77,11 +77,16 @@ Dataset open_packed(const std::string& dir, const std::string& split) {
   }
   Dataset d;
   d.description = fmt::format("{} (packed {} {}, {} shards)", dir, m.layout, m.split, m.shards.size());
+  const std::string manifest_path = (std::filesystem::path(dir) / kManifestName).string();
   for (const ManifestShard& ms : m.shards) {
     auto reader = std::make_shared<const ShardReader>((std::filesystem::path(dir) / ms.file).string());
-    if (reader->size() != ms.count) {
-      throw Error(fmt::format("shard '{}' holds {} images but the manifest says {}", reader->path(),
-                              reader->size(), ms.count));
+    // A shard of another split, plan or position (copied or renamed in) is refused, not read.
+    const std::vector<std::string> wrong =
+        shard_manifest_mismatches(m, d.shards.size(), *reader, manifest_path);
+    if (!wrong.empty()) {
+      std::string all = wrong.front();
+      for (std::size_t i = 1; i < wrong.size(); ++i) all += "; " + wrong[i];
+      throw Error(all);
     }
     const int shard = static_cast<int>(d.shards.size());
     for (std::int64_t i = 0; i < reader->size(); ++i) {
@@ -112,6 +117,7 @@ Dataset open_split(const config::DataConfig& cfg, const std::string& split) {
     d = open_raw(cfg, split);
   }
   if (d.samples.empty()) throw UsageError(fmt::format("dataset {} has no images", d.description));
+  d.max_pixels = static_cast<std::int64_t>(cfg.max_pixels);
   return d;
 }
 
@@ -134,7 +140,8 @@ image::Image Dataset::mask(const Sample& s) const {
     throw UsageError(
         fmt::format("{} has no segmentation mask (pack a VOC split: c2am pack --layout voc)", where(s)));
   }
-  const image::Image m = image::decode_png(bytes.data(), bytes.size(), where(s) + " mask");
+  const image::Image m = image::decode_png(bytes.data(), bytes.size(), where(s) + " mask",
+                                           /*expand_palette=*/false, max_pixels);
   if (m.channels != 1) throw Error(fmt::format("{}: the mask is not a 1-channel label map", where(s)));
   return m;
 }
@@ -174,12 +181,12 @@ Transform test_transform(const config::DataConfig& cfg) {
 
 int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
 
-image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t) {
+image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t, bool clip_to_crop) {
   const float sx = static_cast<float>(t.resize) / static_cast<float>(orig_w);
   const float sy = static_cast<float>(t.resize) / static_cast<float>(orig_h);
   const float off = static_cast<float>(centre_offset(t.resize, t.crop));
   const float lim = static_cast<float>(t.crop);
-  auto clip = [lim](float v) { return std::min(std::max(v, 0.0f), lim); };
+  auto clip = [lim, clip_to_crop](float v) { return clip_to_crop ? std::min(std::max(v, 0.0f), lim) : v; };
   return image::Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off),
              clip(box.y1 * sy - off)};
 }
@@ -274,7 +281,8 @@ Batch Loader::load(int64_t batch_index) const {
     std::array<int, 2> stored{};
     try {
       const std::vector<std::uint8_t> bytes = dataset_.bytes(s);
-      img = image::decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored);
+      img = image::decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored,
+                               dataset_.max_pixels);
     } catch (const Error& e) {
       if (!options_.skip_bad) throw;
       ok[static_cast<size_t>(i)] = 0;

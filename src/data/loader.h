@@ -36,6 +36,7 @@ struct Dataset {
   std::string description;  // for logs: the folder and whether it is packed
   std::vector<Sample> samples;
   std::vector<std::shared_ptr<const ShardReader>> shards;  // packed datasets only
+  std::int64_t max_pixels = image::kDefaultMaxPixels;      // decode limit (data.max_pixels; 0 = none)
   // The encoded bytes of a sample; errors name the file, or the shard and index.
   std::vector<std::uint8_t> bytes(const Sample& s) const;
   // "shard-00003.h5[17] (images/001/x.jpg)" or the file path, for messages.
@@ -68,8 +69,10 @@ Transform test_transform(const config::DataConfig& cfg);
 // The centre crop's offset on each axis, as torchvision's CenterCrop: round((resize - crop) / 2).
 int centre_offset(int resize, int crop);
 
-// Ground-truth box in the test crop's coordinates (resize then centre crop), clipped.
-image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t);
+// Ground-truth box in the test crop's coordinates (resize then centre crop),
+// clipped to the crop unless `clip` is false (the authors' CorLoc leaves it
+// unclipped: eval.protocol = "reference").
+image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t, bool clip = true);
 
 // What a batch carries besides the images.
 enum class TargetKind {

@@ -45,6 +45,32 @@ std::uint64_t parse_hex64(const std::string& s, const std::string& file, const s
   return std::stoull(s, nullptr, 16);
 }
 
+// A shard file must stay inside the manifest's folder: relative, no '..'
+// component, no backslash (a Windows separator that would hide one). The
+// check is textual: a symbolic link inside the folder is followed (see docs/reliability.md).
+void check_shard_file(const std::string& f, const std::string& file, const std::string& prefix) {
+  const fs::path p(f);
+  std::string why;
+  if (f.empty())
+    why = "is empty";
+  else if (p.is_absolute() || f.front() == '/')
+    why = "is an absolute path";
+  else if (f.find('\\') != std::string::npos)
+    why = "contains a backslash";
+  else if (f.find('\0') != std::string::npos)
+    why = "contains a NUL character";
+  else {
+    for (const fs::path& part : p)
+      if (part == "..") why = "has a '..' component (it would leave the dataset folder)";
+    if (why.empty() && (p.filename().empty() || p.filename() == ".")) why = "is not a file name";
+  }
+  if (!why.empty()) {
+    throw Error(fmt::format(
+        "{}: key '{}file': '{}' {}; a shard must be a file relative to the manifest's folder, inside it",
+        file, prefix, f, why));
+  }
+}
+
 }  // namespace
 
 void write_manifest(const std::string& dir, const Manifest& m) {
@@ -118,13 +144,19 @@ Manifest read_manifest(const std::string& dir) {
   const json shards = get<json>(j, "shards", file);
   if (!shards.is_array()) throw Error(fmt::format("{}: key 'shards' is not an array", file));
   std::int64_t total = 0;
+  std::unordered_map<std::string, size_t> listed;  // normalised file -> index in 'shards'
   for (size_t i = 0; i < shards.size(); ++i) {
     const std::string prefix = fmt::format("shards[{}].", i);
     ManifestShard s;
     s.file = get<std::string>(shards[i], "file", file, prefix);
-    if (s.file.empty() || fs::path(s.file).is_absolute()) {
-      throw Error(fmt::format("{}: key '{}file' must be a file name relative to the manifest, not '{}'", file,
-                              prefix, s.file));
+    check_shard_file(s.file, file, prefix);
+    const std::string key = fs::path(s.file).lexically_normal().generic_string();
+    const auto [first, fresh] = listed.emplace(key, i);
+    if (!fresh) {
+      throw Error(
+          fmt::format("{}: key '{}file': shard '{}' is listed twice (also shards[{}]); a shard's "
+                      "images would be read twice",
+                      file, prefix, s.file, first->second));
     }
     s.count = get<std::int64_t>(shards[i], "count", file, prefix);
     if (s.count < 0) throw Error(fmt::format("{}: key '{}count' is negative ({})", file, prefix, s.count));
@@ -138,6 +170,28 @@ Manifest read_manifest(const std::string& dir) {
         fmt::format("{}: key 'count' is {} but the shards' counts add up to {}", file, m.count, total));
   }
   return m;
+}
+
+std::vector<std::string> shard_manifest_mismatches(const Manifest& m, std::size_t k, const ShardReader& r,
+                                                   const std::string& manifest_path) {
+  std::vector<std::string> out;
+  auto same = [&](const char* key, const auto& have, const auto& want) {
+    if (have != want) {
+      out.push_back(fmt::format("{}: attribute '{}' is '{}', but {} says '{}' (shards[{}])", r.path(), key,
+                                have, manifest_path, want, k));
+    }
+  };
+  const ShardInfo& info = r.info();
+  same("layout", info.layout, m.layout);
+  same("split", info.split, m.split);
+  same("plan_id", info.plan_id, m.plan_id);
+  same("shard_index", info.shard_index, static_cast<int>(k));
+  same("num_shards", info.num_shards, static_cast<int>(m.shards.size()));
+  if (k < m.shards.size() && r.size() != m.shards[k].count) {
+    out.push_back(fmt::format("{}: holds {} images, but {} says {} (shards[{}].count)", r.path(), r.size(),
+                              manifest_path, m.shards[k].count, k));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------- verify
@@ -205,18 +259,8 @@ void verify_shard(const std::string& dir, const Manifest& m, std::size_t k, bool
   auto shard_problem = [&](const std::string& what) {
     report.problems.push_back(fmt::format("{}: {}", path, what));
   };
-  auto same = [&](const char* key, const auto& have, const auto& want) {
-    if (have != want)
-      shard_problem(fmt::format("attribute '{}' is '{}', the manifest says '{}'", key, have, want));
-  };
-  const ShardInfo& info = r->info();
-  same("layout", info.layout, m.layout);
-  same("split", info.split, m.split);
-  same("plan_id", info.plan_id, m.plan_id);
-  same("shard_index", info.shard_index, static_cast<int>(k));
-  same("num_shards", info.num_shards, static_cast<int>(m.shards.size()));
-  if (r->size() != ms.count)
-    shard_problem(fmt::format("holds {} images, the manifest says {}", r->size(), ms.count));
+  for (std::string& p : shard_manifest_mismatches(m, k, *r, (fs::path(dir) / kManifestName).string()))
+    report.problems.push_back(std::move(p));
 
   const std::int64_t n = r->size();
   std::vector<std::uint64_t> stored(static_cast<size_t>(n));

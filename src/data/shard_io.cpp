@@ -91,6 +91,74 @@ bool exists(hid_t loc, const std::string& file, const std::string& path) {
   return true;
 }
 
+namespace {
+
+struct LinkVisit {
+  std::vector<std::string> hard;  // paths of hard links, to check their objects
+  std::string problem;            // the first link that is refused
+};
+
+herr_t visit_link(hid_t group, const char* name, const H5L_info_t* info, void* data) {
+  auto* v = static_cast<LinkVisit*>(data);
+  const std::string path = std::string("/") + name;
+  if (info->type == H5L_TYPE_HARD) {
+    v->hard.push_back(path);
+    return 0;
+  }
+  if (info->type == H5L_TYPE_EXTERNAL) {
+    std::string value(info->u.val_size, '\0');
+    const char* target_file = nullptr;
+    const char* target_object = nullptr;
+    if (info->u.val_size > 0 && H5Lget_val(group, name, value.data(), value.size(), H5P_DEFAULT) >= 0 &&
+        H5Lunpack_elink_val(value.data(), value.size(), nullptr, &target_file, &target_object) >= 0) {
+      v->problem = fmt::format("'{}' is an external link to '{}' in file '{}'", path,
+                               target_object != nullptr ? target_object : "?",
+                               target_file != nullptr ? target_file : "?");
+    } else {
+      v->problem = fmt::format("'{}' is an external link", path);
+    }
+  } else if (info->type == H5L_TYPE_SOFT) {
+    v->problem = fmt::format("'{}' is a soft link", path);
+  } else {
+    v->problem = fmt::format("'{}' is a user-defined link (type {})", path, static_cast<int>(info->type));
+  }
+  return 1;  // stop at the first refused link
+}
+
+}  // namespace
+
+void refuse_foreign_storage(hid_t file_id, const std::string& file) {
+  LinkVisit v;
+  C2AM_H5_CHECK(H5Lvisit(file_id, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &v), file, "list the links");
+  if (!v.problem.empty())
+    throw Error(
+        fmt::format("{}: {}: refused (a shard must be self-contained: no links to other objects or "
+                    "files)",
+                    file, v.problem));
+  for (const std::string& path : v.hard) {
+    Hid obj(C2AM_H5_CHECK(H5Oopen(file_id, path.c_str(), H5P_DEFAULT), file, "open " + path), H5Oclose);
+    if (H5Iget_type(obj) != H5I_DATASET) continue;
+    Hid dcpl(C2AM_H5_CHECK(H5Dget_create_plist(obj), file, "get the creation properties of " + path),
+             H5Pclose);
+    const int external = C2AM_H5_CHECK(H5Pget_external_count(dcpl), file, "count external files of " + path);
+    if (external > 0) {
+      char name[256] = {0};
+      off_t offset = 0;
+      hsize_t size = 0;
+      H5Pget_external(dcpl, 0, sizeof name - 1, name, &offset, &size);
+      throw Error(
+          fmt::format("{}: dataset '{}' stores its data in {} external file(s) (first '{}'): refused "
+                      "(a shard must be self-contained)",
+                      file, path, external, name));
+    }
+    if (C2AM_H5_CHECK(H5Pget_layout(dcpl), file, "get the layout of " + path) == H5D_VIRTUAL)
+      throw Error(
+          fmt::format("{}: dataset '{}' is a virtual dataset (its data lives in other files): refused "
+                      "(a shard must be self-contained)",
+                      file, path));
+  }
+}
+
 Hid open_dataset(hid_t loc, const std::string& file, const std::string& path, hid_t dapl) {
   if (!exists(loc, file, path)) throw Error(fmt::format("{}: dataset '{}' is missing", file, path));
   return Hid(C2AM_H5_CHECK(H5Dopen2(loc, path.c_str(), dapl), file, "open dataset " + path), H5Dclose);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -90,56 +91,89 @@ void ShardWriter::add(const PackedSample& s) {
 
 namespace {
 
-// Writes the buffered shard to st.tmp (datasets and attributes as in docs/data-format.md).
+// Writes all of `bytes` to a new file `path`; errors (a full disk: ENOSPC)
+// name the file. The caller removes the file on failure.
+void write_whole_file(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_errno("cannot create shard", path);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int saved = n < 0 ? errno : EIO;
+      ::close(fd);
+      errno = saved;
+      throw_errno(fmt::format("cannot write shard ({} of {} bytes written)", done, bytes.size()), path);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) throw_errno("cannot close shard", path);
+}
+
+// Writes the buffered shard to st.tmp (datasets and attributes as in
+// docs/data-format.md). HDF5 builds the file in memory (the core driver, no
+// backing store) and this code writes its bytes: a full disk is then an
+// ordinary write error here, never a failed flush inside HDF5 (which left a
+// file libhdf5 could neither close nor drop, and its exit-time cleanup
+// crashed on it). The image and mask bytes are released once HDF5 holds them,
+// so the peak is about twice the shard.
 template <typename WriterState>
-void write_hdf5(const WriterState& st) {
+void write_hdf5(WriterState& st) {
   const std::string& f = st.tmp;
   const ShardInfo& info = st.info;
   const auto count = static_cast<std::int64_t>(st.names.size());
   using h5::Hid;
-  h5::Lock lock;
-  Hid file(C2AM_H5_CHECK(H5Fcreate(f.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), f, "create file"),
-           H5Fclose);
-  h5::write_attr(file, f, "format", std::string(kShardFormat));
-  h5::write_attr(file, f, "version", std::int64_t{kShardFormatVersion});
-  h5::write_attr(file, f, "layout", info.layout);
-  h5::write_attr(file, f, "split", info.split);
-  h5::write_attr(file, f, "shard_index", std::int64_t{info.shard_index});
-  h5::write_attr(file, f, "num_shards", std::int64_t{info.num_shards});
-  h5::write_attr(file, f, "plan_id", info.plan_id);
-  h5::write_attr(file, f, "count", count);
+  std::string image;
+  {
+    h5::Lock lock;
+    Hid file = h5::create_memory_file(f, std::max<std::size_t>(std::size_t{1} << 20, st.bytes.size() / 4));
+    h5::write_attr(file, f, "format", std::string(kShardFormat));
+    h5::write_attr(file, f, "version", std::int64_t{kShardFormatVersion});
+    h5::write_attr(file, f, "layout", info.layout);
+    h5::write_attr(file, f, "split", info.split);
+    h5::write_attr(file, f, "shard_index", std::int64_t{info.shard_index});
+    h5::write_attr(file, f, "num_shards", std::int64_t{info.num_shards});
+    h5::write_attr(file, f, "plan_id", info.plan_id);
+    h5::write_attr(file, f, "count", count);
 
-  const auto n = static_cast<hsize_t>(count);
-  {
-    Hid g(
-        C2AM_H5_CHECK(H5Gcreate2(file, "images", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f, "create /images"),
-        H5Gclose);
-    h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.bytes.data(), st.bytes.size(), 1, kChunkBytes);
-    h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.offsets.data(), n + 1);
-    h5::write_dataset(g, f, "label", H5T_NATIVE_INT32, st.labels.data(), n);
-    h5::write_dataset(g, f, "size", H5T_NATIVE_INT32, st.sizes.data(), n, 2);
-    h5::write_dataset(g, f, "checksum", H5T_NATIVE_UINT64, st.checksums.data(), n);
-    std::vector<const char*> ptrs;
-    ptrs.reserve(st.names.size());
-    for (const std::string& s : st.names) ptrs.push_back(s.c_str());
-    Hid str = h5::utf8_vlen_type(f);
-    h5::write_dataset(g, f, "name", str, ptrs.data(), n);
-  }
-  {
-    Hid g(C2AM_H5_CHECK(H5Gcreate2(file, "boxes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f, "create /boxes"),
+    const auto n = static_cast<hsize_t>(count);
+    {
+      Hid g(C2AM_H5_CHECK(H5Gcreate2(file, "images", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f,
+                          "create /images"),
+            H5Gclose);
+      h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.bytes.data(), st.bytes.size(), 1, kChunkBytes);
+      st.bytes = {};  // HDF5 holds them now
+      h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.offsets.data(), n + 1);
+      h5::write_dataset(g, f, "label", H5T_NATIVE_INT32, st.labels.data(), n);
+      h5::write_dataset(g, f, "size", H5T_NATIVE_INT32, st.sizes.data(), n, 2);
+      h5::write_dataset(g, f, "checksum", H5T_NATIVE_UINT64, st.checksums.data(), n);
+      std::vector<const char*> ptrs;
+      ptrs.reserve(st.names.size());
+      for (const std::string& s : st.names) ptrs.push_back(s.c_str());
+      Hid str = h5::utf8_vlen_type(f);
+      h5::write_dataset(g, f, "name", str, ptrs.data(), n);
+    }
+    {
+      Hid g(
+          C2AM_H5_CHECK(H5Gcreate2(file, "boxes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f, "create /boxes"),
           H5Gclose);
-    h5::write_dataset(g, f, "data", H5T_NATIVE_FLOAT, st.boxes.data(), st.boxes.size() / 4, 4);
-    h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.box_offsets.data(), n + 1);
-  }
-  if (st.any_mask) {
-    Hid g(C2AM_H5_CHECK(H5Gcreate2(file, "masks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f, "create /masks"),
+      h5::write_dataset(g, f, "data", H5T_NATIVE_FLOAT, st.boxes.data(), st.boxes.size() / 4, 4);
+      h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.box_offsets.data(), n + 1);
+    }
+    if (st.any_mask) {
+      Hid g(
+          C2AM_H5_CHECK(H5Gcreate2(file, "masks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f, "create /masks"),
           H5Gclose);
-    h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.mask_bytes.data(), st.mask_bytes.size(), 1,
-                      kChunkBytes);
-    h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.mask_offsets.data(), n + 1);
+      h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.mask_bytes.data(), st.mask_bytes.size(), 1,
+                        kChunkBytes);
+      st.mask_bytes = {};
+      h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.mask_offsets.data(), n + 1);
+    }
+    image = h5::memory_file_image(file, f);
+    file.close_checked(f, "close the in-memory file");
   }
-  C2AM_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), f, "flush");
-  file.close_checked(f, "close file");
+  write_whole_file(f, image);
 }
 
 }  // namespace
@@ -295,6 +329,7 @@ ShardReader::ShardReader(const std::string& path) : state_(std::make_unique<Stat
     st.file = h5::Hid(C2AM_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
                                     "open the file (cut short or damaged?)"),
                       H5Fclose);
+    h5::refuse_foreign_storage(st.file, path);  // before anything is read through a link
     load_shard(st);
   } catch (...) {
     st.close();  // under the lock, unlike the members' destructors

@@ -97,7 +97,16 @@ struct Manifest {
 };
 
 void write_manifest(const std::string& dir, const Manifest& m);  // atomic
-Manifest read_manifest(const std::string& dir);                  // errors name the file and key
+// Errors name the file and key. Refused: a shard file that is absolute, empty,
+// or not a plain name inside `dir` ("..", "/", "\\"), and a file listed twice.
+Manifest read_manifest(const std::string& dir);
+
+// What differs between shard k of `m` (read from `manifest_path`) and the
+// opened shard `r`: its layout, split, plan_id, shard_index, num_shards and
+// image count against the manifest's; each problem names the shard, the
+// attribute and the manifest. Empty when they agree.
+std::vector<std::string> shard_manifest_mismatches(const Manifest& m, std::size_t k, const ShardReader& r,
+                                                   const std::string& manifest_path);
 
 // 64-bit xxHash of bytes (seed 0), the per-image checksum.
 std::uint64_t checksum64(const std::uint8_t* data, std::size_t size);

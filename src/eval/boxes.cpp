@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <limits>
 #include <opencv2/imgproc.hpp>
 
 #include "util/error.h"
@@ -112,6 +113,63 @@ double iou_with_offset(const image::Box& a, const image::Box& b, double one) {
 }  // namespace
 
 double iou(const image::Box& a, const image::Box& b) { return iou_with_offset(a, b, 0.0); }
+
+double iou_unclamped(const image::Box& a, const image::Box& b) {
+  const double ix = std::min<double>(a.x1, b.x1) - std::max<double>(a.x0, b.x0);
+  const double iy = std::min<double>(a.y1, b.y1) - std::max<double>(a.y0, b.y0);
+  const double inter = ix * iy;
+  const double area_a = (static_cast<double>(a.x1) - a.x0) * (static_cast<double>(a.y1) - a.y0);
+  const double area_b = (static_cast<double>(b.x1) - b.x0) * (static_cast<double>(b.y1) - b.y0);
+  const double denominator = area_a + area_b - inter;
+  if (denominator > 0.0) return inter / denominator;
+  // Python divides anyway: a positive intersection over a zero union is inf
+  // (a hit), anything else over a non-positive union is negative or NaN.
+  return denominator == 0.0 && inter > 0.0 ? std::numeric_limits<double>::infinity() : 0.0;
+}
+
+namespace {
+
+// Per crop pixel p of one axis: the map cells either side of p * map / crop and the weight of the second.
+struct Tap {
+  int lo = 0;
+  int hi = 0;
+  float w = 0.0f;
+};
+
+std::vector<Tap> axis_taps(int map_n, int crop_n) {
+  std::vector<Tap> taps(static_cast<size_t>(crop_n));
+  for (int p = 0; p < crop_n; ++p) {
+    const double u = std::min(static_cast<double>(p) * map_n / crop_n, static_cast<double>(map_n - 1));
+    const int lo = static_cast<int>(u);
+    taps[static_cast<size_t>(p)] = Tap{lo, std::min(lo + 1, map_n - 1), static_cast<float>(u - lo)};
+  }
+  return taps;
+}
+
+}  // namespace
+
+std::vector<float> align_to_crop(const MapView& map, int crop_width, int crop_height) {
+  if (map.width <= 0 || map.height <= 0 || crop_width <= 0 || crop_height <= 0) {
+    throw Error(fmt::format("align_to_crop: map {}x{} or crop {}x{} is empty", map.width, map.height, crop_width,
+                            crop_height));
+  }
+  const std::vector<Tap> xs = axis_taps(map.width, crop_width);
+  const std::vector<Tap> ys = axis_taps(map.height, crop_height);
+  std::vector<float> out(static_cast<size_t>(crop_width) * static_cast<size_t>(crop_height));
+  for (int y = 0; y < crop_height; ++y) {
+    const Tap& ty = ys[static_cast<size_t>(y)];
+    const float* r0 = map.data + static_cast<ptrdiff_t>(ty.lo) * map.width;
+    const float* r1 = map.data + static_cast<ptrdiff_t>(ty.hi) * map.width;
+    float* o = out.data() + static_cast<ptrdiff_t>(y) * crop_width;
+    for (int x = 0; x < crop_width; ++x) {
+      const Tap& tx = xs[static_cast<size_t>(x)];
+      const float top = r0[tx.lo] + (r0[tx.hi] - r0[tx.lo]) * tx.w;
+      const float bottom = r1[tx.lo] + (r1[tx.hi] - r1[tx.lo]) * tx.w;
+      o[x] = std::clamp(top + (bottom - top) * ty.w, 0.0f, 1.0f);
+    }
+  }
+  return out;
+}
 
 double iou_plus1(const image::Box& a, const image::Box& b) { return iou_with_offset(a, b, 1.0); }
 

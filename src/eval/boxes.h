@@ -65,6 +65,20 @@ class ScoreImage {
 // One-shot form: ScoreImage(map).boxes_above(level_for(tau), options).
 std::vector<image::Box> boxes_at_threshold(const MapView& map, double tau, const BoxOptions& options = {});
 
+// The map resampled onto the crop's pixels with every map cell on the crop
+// pixel its receptive field is centred on: cell i -> pixel i * crop / map
+// (a padded, strided ResNet: each stride-2 layer maps output i to input 2i),
+// bilinear between cells, the border cells' values held outwards. Values stay
+// in [0, 1]. eval.protocol = "aligned" (docs/wsol.md, "Protocols").
+std::vector<float> align_to_crop(const MapView& map, int crop_width, int crop_height);
+
+// IoU with the authors' ILSVRC intersection (`IOUFunciton_ILSRVC` in
+// WSOL/utils.py): the overlaps' product is not clamped at 0, so two disjoint
+// boxes can score; over a zero union a positive intersection is +inf (a hit,
+// as Python's division makes it), any other non-positive union gives 0.
+// eval.protocol = "reference" on ImageNet only.
+double iou_unclamped(const image::Box& a, const image::Box& b);
+
 // Plain IoU on continuous coordinates (no +1): the reference's CorLoc.
 // A non-positive union gives 0.
 double iou(const image::Box& a, const image::Box& b);

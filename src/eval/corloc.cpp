@@ -4,13 +4,28 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "util/error.h"
 
 namespace c2am::eval {
 
-CorLocAccumulator::CorLocAccumulator(bool clip_to_last_pixel)
-    : clip_to_last_pixel_(clip_to_last_pixel), correct_(kCorLocThresholds, 0) {}
+CorLocProtocol corloc_protocol(const std::string& name, const std::string& layout) {
+  CorLocProtocol p;
+  if (name == "reference") {
+    p.clip_to_last_pixel = true;
+    p.unclipped_ground_truth = true;
+    p.unclamped_intersection = layout == "imagenet";
+  } else if (name == "aligned") {
+    p.aligned = true;
+  } else if (name != "paper") {
+    throw Error(fmt::format("CorLoc: unknown protocol '{}' (paper, reference or aligned)", name));
+  }
+  return p;
+}
+
+CorLocAccumulator::CorLocAccumulator(const CorLocProtocol& protocol)
+    : protocol_(protocol), correct_(kCorLocThresholds, 0) {}
 
 std::vector<double> CorLocAccumulator::thresholds() {
   std::vector<double> taus(kCorLocThresholds);
@@ -19,21 +34,35 @@ std::vector<double> CorLocAccumulator::thresholds() {
   return taus;
 }
 
-double best_iou(const image::Box& box, const std::vector<image::Box>& gt_boxes) {
+double best_iou(const image::Box& box, const std::vector<image::Box>& gt_boxes, bool unclamped_intersection) {
   double best = 0.0;
-  for (const auto& gt : gt_boxes) best = std::max(best, iou(box, gt));
+  for (const auto& gt : gt_boxes) best = std::max(best, unclamped_intersection ? iou_unclamped(box, gt) : iou(box, gt));
   return best;
+}
+
+std::vector<image::Box> corloc_boxes(const MapView& map, const Scale& to_crop, const std::vector<double>& taus,
+                                     const CorLocProtocol& protocol) {
+  std::vector<float> aligned;
+  MapView source = map;
+  Scale scale = to_crop;
+  if (protocol.aligned) {  // boxes found at crop resolution: no scaling after
+    const int crop_w = static_cast<int>(std::lround(map.width * to_crop.x));
+    const int crop_h = static_cast<int>(std::lround(map.height * to_crop.y));
+    aligned = align_to_crop(map, crop_w, crop_h);
+    source = MapView{aligned.data(), crop_w, crop_h};
+    scale = Scale{};
+  }
+  const ScoreImage image(source);
+  const BoxOptions options{/*multi_contour=*/false, protocol.clip_to_last_pixel};
+  std::vector<image::Box> boxes;
+  boxes.reserve(taus.size());
+  for (double tau : taus) boxes.push_back(scale_box(image.boxes_above(image.level_for(tau), options)[0], scale));
+  return boxes;
 }
 
 std::vector<image::Box> CorLocAccumulator::add(const MapView& map, const Scale& to_crop,
                                               const std::vector<image::Box>& gt_boxes) {
-  const ScoreImage image(map);
-  const BoxOptions options{/*multi_contour=*/false, clip_to_last_pixel_};
-  const std::vector<double> taus = thresholds();
-  std::vector<image::Box> boxes;
-  boxes.reserve(taus.size());
-  for (double tau : taus)
-    boxes.push_back(scale_box(image.boxes_above(image.level_for(tau), options)[0], to_crop));
+  std::vector<image::Box> boxes = corloc_boxes(map, to_crop, thresholds(), protocol_);
   add_boxes(boxes, gt_boxes);
   return boxes;
 }
@@ -44,22 +73,23 @@ std::vector<bool> CorLocAccumulator::add_boxes(const std::vector<image::Box>& bo
     throw Error(fmt::format("CorLoc: {} boxes given, one per threshold ({}) expected", boxes.size(),
                             correct_.size()));
   }
-  const std::vector<bool> hit = corloc_hits(boxes, gt_boxes);
+  const std::vector<bool> hit = corloc_hits(boxes, gt_boxes, protocol_.unclamped_intersection);
   for (size_t i = 0; i < boxes.size(); ++i)
     if (hit[i]) ++correct_[i];
   ++total_;
   return hit;
 }
 
-std::vector<bool> corloc_hits(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes) {
+std::vector<bool> corloc_hits(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes,
+                              bool unclamped_intersection) {
   std::vector<bool> hit(boxes.size(), false);
-  for (size_t i = 0; i < boxes.size(); ++i) hit[i] = best_iou(boxes[i], gt_boxes) > kCorLocIou;
+  for (size_t i = 0; i < boxes.size(); ++i) hit[i] = best_iou(boxes[i], gt_boxes, unclamped_intersection) > kCorLocIou;
   return hit;
 }
 
 void CorLocAccumulator::merge(const CorLocAccumulator& other) {
-  if (other.clip_to_last_pixel_ != clip_to_last_pixel_) {
-    throw Error("CorLoc: cannot merge accumulators that clip boxes differently");
+  if (other.protocol_ != protocol_) {
+    throw Error("CorLoc: cannot merge accumulators of different protocols");
   }
   for (size_t i = 0; i < correct_.size(); ++i) correct_[i] += other.correct_[i];
   total_ += other.total_;
@@ -72,11 +102,11 @@ std::vector<std::int64_t> CorLocAccumulator::counts() const {
 }
 
 CorLocAccumulator CorLocAccumulator::from_counts(const std::vector<std::int64_t>& counts,
-                                                 bool clip_to_last_pixel) {
+                                                 const CorLocProtocol& protocol) {
   if (counts.size() != static_cast<size_t>(kCorLocThresholds) + 1) {
     throw Error(fmt::format("CorLoc: {} counts given, {} expected", counts.size(), kCorLocThresholds + 1));
   }
-  CorLocAccumulator acc(clip_to_last_pixel);
+  CorLocAccumulator acc(protocol);
   for (int i = 0; i < kCorLocThresholds; ++i) acc.correct_[i] = counts[i];
   acc.total_ = counts.back();
   for (std::int64_t c : acc.correct_) {

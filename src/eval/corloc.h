@@ -4,6 +4,7 @@
 // Counts are integers so ranks can sum them exactly (counts() / from_counts()).
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "image/image.h"
@@ -23,12 +24,45 @@ struct CorLocResult {
   std::int64_t total = 0;
 };
 
+// How a map becomes the CorLoc box and how it is scored (eval.protocol;
+// docs/wsol.md, "Protocols"). The default is the method doc's text (section 7).
+struct CorLocProtocol {
+  // "reference": x1/y1 clipped to map width - 1 / height - 1 before scaling,
+  // as the authors' WSOL code does (wsolevaluation's box extraction).
+  bool clip_to_last_pixel = false;
+  // "aligned": boxes on the map resampled to the crop with each cell on its
+  // receptive-field centre (align_to_crop), not on the map scaled up.
+  bool aligned = false;
+  // "reference" on ImageNet: the authors' unclamped intersection (iou_unclamped).
+  bool unclamped_intersection = false;
+  // "reference": ground-truth boxes are not clipped to the crop (the caller's part).
+  bool unclipped_ground_truth = false;
+
+  bool operator==(const CorLocProtocol& o) const {
+    return clip_to_last_pixel == o.clip_to_last_pixel && aligned == o.aligned &&
+           unclamped_intersection == o.unclamped_intersection && unclipped_ground_truth == o.unclipped_ground_truth;
+  }
+  bool operator!=(const CorLocProtocol& o) const { return !(*this == o); }
+};
+
+// The protocols by name, in a fixed order; eval-wsol reports CorLoc under each.
+inline const std::vector<std::string>& corloc_protocol_names() {
+  static const std::vector<std::string> kNames = {"paper", "reference", "aligned"};
+  return kNames;
+}
+
+// `name`: paper | reference | aligned (else c2am::Error); `layout`: the
+// split's layout ("imagenet" turns on the reference's unclamped intersection).
+CorLocProtocol corloc_protocol(const std::string& name, const std::string& layout);
+
+// The protocol's box of `map` at each tau, in crop coordinates (`to_crop`:
+// map_to_crop). Used by CorLoc and by extract-boxes' pseudo boxes.
+std::vector<image::Box> corloc_boxes(const MapView& map, const Scale& to_crop, const std::vector<double>& taus,
+                                     const CorLocProtocol& protocol);
+
 class CorLocAccumulator {
  public:
-  // clip_to_last_pixel: clip boxes to map width - 1 / height - 1 before
-  // scaling, as the authors' WSOL code does (it reuses wsolevaluation's box
-  // extraction); off follows the method doc, section 7.
-  explicit CorLocAccumulator(bool clip_to_last_pixel = false);
+  explicit CorLocAccumulator(const CorLocProtocol& protocol = {});
 
   // The thresholds tau_i = (i + 1) / 20 in double, as Python computes them.
   static std::vector<double> thresholds();
@@ -44,28 +78,31 @@ class CorLocAccumulator {
   // Returns, per tau, whether the image counted as correct.
   std::vector<bool> add_boxes(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes);
 
-  // Throws c2am::Error when the two clip boxes differently.
+  // Throws c2am::Error when the two follow different protocols.
   void merge(const CorLocAccumulator& other);
 
   // Raw counts: [correct(tau_0), ..., correct(tau_18), total]; sum these
   // across ranks and rebuild with from_counts for an exact distributed result.
   std::vector<std::int64_t> counts() const;
   static CorLocAccumulator from_counts(const std::vector<std::int64_t>& counts,
-                                       bool clip_to_last_pixel = false);
+                                       const CorLocProtocol& protocol = {});
 
   std::int64_t total() const { return total_; }
   CorLocResult result() const;
+  const CorLocProtocol& protocol() const { return protocol_; }
 
  private:
-  bool clip_to_last_pixel_;
+  CorLocProtocol protocol_;
   std::vector<std::int64_t> correct_;
   std::int64_t total_ = 0;
 };
 
 // Per tau, whether the box (crop coordinates) has IoU > 0.5 with a ground-truth box.
-std::vector<bool> corloc_hits(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes);
+std::vector<bool> corloc_hits(const std::vector<image::Box>& boxes, const std::vector<image::Box>& gt_boxes,
+                              bool unclamped_intersection = false);
 
-// The best plain IoU of `box` against any of `gt_boxes` (0 when none).
-double best_iou(const image::Box& box, const std::vector<image::Box>& gt_boxes);
+// The best plain IoU of `box` against any of `gt_boxes` (0 when none); with
+// `unclamped_intersection`, the authors' ILSVRC IoU (iou_unclamped).
+double best_iou(const image::Box& box, const std::vector<image::Box>& gt_boxes, bool unclamped_intersection = false);
 
 }  // namespace c2am::eval

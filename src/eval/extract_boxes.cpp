@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/boxes.h"
+#include "eval/corloc.h"
 #include "eval/wsol_eval_net.h"
 #include "jobs/image_jobs.h"
 #include "model/c2am_net.h"
@@ -203,16 +204,19 @@ double resolve_threshold(const ExtractBoxesOptions& options, const LoadedNet& lo
 nlohmann::json run_signature(const config::Config& cfg, const LoadedNet& loaded, double tau,
                              const std::string& split, std::int64_t samples, const data::Transform& tf,
                              std::int64_t chunk_size) {
-  return {{"command", "extract-boxes"},
-          {"checkpoint", fs::absolute(loaded.path()).lexically_normal().string()},
-          {"polarity", loaded.polarity},
-          {"threshold", tau},
-          {"data", fs::absolute(cfg.data.root).lexically_normal().string()},
-          {"split", split},
-          {"samples", samples},
-          {"test_resize", tf.resize},
-          {"test_crop", tf.crop},
-          {"chunk_size", chunk_size}};
+  nlohmann::json j = {{"command", "extract-boxes"},
+                      {"checkpoint", fs::absolute(loaded.path()).lexically_normal().string()},
+                      {"polarity", loaded.polarity},
+                      {"threshold", tau},
+                      {"data", fs::absolute(cfg.data.root).lexically_normal().string()},
+                      {"split", split},
+                      {"samples", samples},
+                      {"test_resize", tf.resize},
+                      {"test_crop", tf.crop},
+                      {"chunk_size", chunk_size}};
+  // Only when not the default, so that a folder begun before protocols existed still resumes.
+  if (cfg.eval.protocol != "paper") j["protocol"] = cfg.eval.protocol;
+  return j;
 }
 
 // One chunk through data::Loader: one rank's view (the chunk is this rank's
@@ -235,6 +239,7 @@ struct ChunkBoxer {
   int polarity = 0;
   data::Transform tf;
   double tau = 0.0;
+  CorLocProtocol protocol;  // eval.protocol
   data::LoaderOptions loader;
   const util::Logger& log;
 };
@@ -250,7 +255,7 @@ void add_batch_records(const ChunkBoxer& b, const data::Batch& batch,
     const jobs::JobImage& im = images[static_cast<size_t>(batch.sample_ids[i])];
     const auto [ow, oh] = batch.original_sizes[i];
     const MapView view{maps[static_cast<int64_t>(i)][0].data_ptr<float>(), mw, mh};
-    const image::Box crop_box = scale_box(boxes_at_threshold(view, b.tau)[0], to_crop);
+    const image::Box crop_box = corloc_boxes(view, to_crop, {b.tau}, b.protocol)[0];
     BoxRecord r;
     r.index = im.index;
     r.name = im.sample->name;
@@ -346,7 +351,13 @@ ExtractBoxesResult extract_boxes(const config::Config& cfg, const ExtractBoxesOp
   job.name_by_stem = false;  // one file per chunk, none per image
   job.chunk_size = chunk_size;
   const ChunkBoxer boxer{
-      *loaded.net, loaded.polarity, tf, result.threshold, chunk_loader_options(cfg, threads), log};
+      *loaded.net,
+      loaded.polarity,
+      tf,
+      result.threshold,
+      corloc_protocol(cfg.eval.protocol, cfg.data.layout),
+      chunk_loader_options(cfg, threads),
+      log};
   const jobs::ImageJobResult r =
       jobs::run_image_job(all, job, comm, log, [&](std::int64_t chunk, std::vector<jobs::JobImage>& images) {
         write_box_chunk(box_chunk_file(options.out_dir, chunk), boxes_of_chunk(boxer, all, chunk, images));

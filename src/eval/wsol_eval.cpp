@@ -31,6 +31,7 @@ struct Kept {
   std::vector<float> map;
   int map_w = 0, map_h = 0;
   std::vector<image::Box> gt;
+  std::vector<image::Box> boxes;  // the protocol's box per tau (crop coordinates)
 };
 
 // CorLoc of one fixed box per image (the centred box of the mean gt size),
@@ -129,10 +130,16 @@ nlohmann::json to_json(const WsolEvalResult& r) {
   j["polarity"] = r.polarity;
   j["images"] = r.corloc.total;
   j["ranks"] = r.world;
+  j["protocol"] = r.protocol;
   j["corloc"] = {{"best_accuracy", r.corloc.best_accuracy},
                  {"best_threshold", r.corloc.best_threshold},
                  {"thresholds", r.corloc.thresholds},
                  {"accuracy", r.corloc.accuracy}};
+  for (const auto& [name, c] : r.corloc_by_protocol) {
+    j["corloc_by_protocol"][name] = {{"best_accuracy", c.best_accuracy},
+                                     {"best_threshold", c.best_threshold},
+                                     {"accuracy", c.accuracy}};
+  }
   nlohmann::json m;
   m["max_box_acc_v2"] = r.maxboxacc.max_box_acc_v2;
   for (size_t d = 0; d < r.maxboxacc.deltas.size(); ++d) {
@@ -195,10 +202,18 @@ namespace {
 // and, with --save-maps, every map and its boxes.
 class RankPass {
  public:
-  RankPass(const WsolEvalOptions& o, const data::Transform& tf, bool keep_crops)
+  // `protocol`: eval.protocol, the one whose boxes count (the others are computed for comparison).
+  RankPass(const WsolEvalOptions& o, const data::Transform& tf, bool keep_crops, const std::string& protocol,
+           const std::string& layout)
       : o_(o), tf_(tf), keep_crops_(keep_crops), maps_dir_(o.save_maps.empty() ? "" : o.save_maps + "/maps") {
     if (!o.class_predictions.empty()) predictions_ = read_predictions(o.class_predictions);
     if (!maps_dir_.empty()) util::make_dirs(maps_dir_);
+    const std::vector<std::string>& names = corloc_protocol_names();
+    for (size_t p = 0; p < names.size(); ++p) {
+      corlocs.emplace_back(corloc_protocol(names[p], layout));
+      if (names[p] == protocol) chosen = p;
+    }
+    if (chosen == names.size()) throw UsageError(fmt::format("eval.protocol = '{}' is not a protocol", protocol));
   }
 
   // `maps`: the batch's oriented maps (N x 1 x h x w, map resolution).
@@ -213,24 +228,34 @@ class RankPass {
       const int64_t index = batch.sample_ids[k];
       const data::Sample& s = loader.samples()[static_cast<size_t>(index)];
       const auto [ow, oh] = batch.original_sizes[k];
-      std::vector<image::Box> gt;
-      for (const image::Box& b : s.boxes) gt.push_back(data::box_to_crop(b, ow, oh, tf_));
+      std::vector<image::Box> gt, gt_unclipped;
+      for (const image::Box& b : s.boxes) {
+        gt.push_back(data::box_to_crop(b, ow, oh, tf_));
+        gt_unclipped.push_back(data::box_to_crop(b, ow, oh, tf_, /*clip=*/false));
+      }
       const MapView view{maps[i][0].data_ptr<float>(), mw, mh};
-      const std::vector<image::Box> boxes = corloc.add(view, to_crop, gt);
+      std::vector<image::Box> boxes;
+      for (size_t p = 0; p < corlocs.size(); ++p) {
+        const bool unclipped = corlocs[p].protocol().unclipped_ground_truth;
+        std::vector<image::Box> b = corlocs[p].add(view, to_crop, unclipped ? gt_unclipped : gt);
+        if (p == chosen) boxes = std::move(b);
+      }
+      const std::vector<image::Box>& chosen_gt = corlocs[chosen].protocol().unclipped_ground_truth ? gt_unclipped : gt;
       maxbox.add(MapView{up[i][0].data_ptr<float>(), tf_.crop, tf_.crop}, Scale{}, gt);
-      if (!o_.class_predictions.empty()) add_topk(s, boxes, gt);
+      if (!o_.class_predictions.empty()) add_topk(s, boxes, chosen_gt);
       if (!maps_dir_.empty()) {
         save_map(view, index);
         image_boxes.push_back(ImageBoxes{index, s.name, {ow, oh}, boxes});
       }
       if (static_cast<int>(kept.size()) < o_.heatmaps && keep_crops_) {
-        kept.push_back(Kept{batch.crops[k], std::vector<float>(view.data, view.data + mw * mh), mw, mh, gt});
+        kept.push_back(Kept{batch.crops[k], std::vector<float>(view.data, view.data + mw * mh), mw, mh, gt, boxes});
       }
       all_gt.push_back(std::move(gt));
     }
   }
 
-  CorLocAccumulator corloc;
+  std::vector<CorLocAccumulator> corlocs;  // one per corloc_protocol_names()
+  size_t chosen = corloc_protocol_names().size();
   MaxBoxAccAccumulator maxbox;
   std::vector<std::vector<image::Box>> all_gt;
   std::vector<Kept> kept;
@@ -250,7 +275,7 @@ class RankPass {
     const bool top1 = pred.front() == s.label;
     const auto top5_end = pred.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(5, pred.size()));
     const bool top5 = std::find(pred.begin(), top5_end, s.label) != top5_end;
-    const std::vector<bool> hit = corloc_hits(boxes, gt);
+    const std::vector<bool> hit = corloc_hits(boxes, gt, corlocs[chosen].protocol().unclamped_intersection);
     for (int t = 0; t < kCorLocThresholds; ++t) {
       if (hit[static_cast<size_t>(t)] && top1) ++topk_counts[static_cast<size_t>(t)];
       if (hit[static_cast<size_t>(t)] && top5) ++topk_counts[static_cast<size_t>(kCorLocThresholds + t)];
@@ -284,7 +309,15 @@ size_t best_threshold_index(const CorLocResult& c) {
 // The job's metrics from every rank's counts (exact sums), written into `r`.
 void reduce_metrics(RankPass& pass, int crop, bool with_classes, comm::Communicator& comm,
                     WsolEvalResult& r) {
-  r.corloc = CorLocAccumulator::from_counts(sum_counts(comm, pass.corloc.counts())).result();
+  for (size_t p = 0; p < pass.corlocs.size(); ++p) {
+    const CorLocAccumulator& acc = pass.corlocs[p];
+    const CorLocResult c = CorLocAccumulator::from_counts(sum_counts(comm, acc.counts()), acc.protocol()).result();
+    r.corloc_by_protocol.emplace_back(corloc_protocol_names()[p], c);
+    if (p == pass.chosen) {
+      r.corloc = c;
+      r.protocol = corloc_protocol_names()[p];
+    }
+  }
   r.maxboxacc = MaxBoxAccAccumulator::from_counts(sum_counts(comm, pass.maxbox.counts())).result();
   r.centre_baseline = centre_box_corloc(pass.all_gt, crop, comm);
   if (!with_classes) return;
@@ -304,7 +337,7 @@ void reduce_metrics(RankPass& pass, int crop, bool with_classes, comm::Communica
 
 // Rank 0: overlays of the kept images (green: ground truth, red: boxes at the
 // best tau), one file each and a contact sheet.
-void write_heatmaps(const std::vector<Kept>& kept, double tau, int crop, const std::string& out_dir,
+void write_heatmaps(const std::vector<Kept>& kept, size_t best, int crop, const std::string& out_dir,
                     WsolEvalResult& r) {
   const std::string dir = out_dir + "/heatmaps";
   util::make_dirs(dir);
@@ -313,9 +346,7 @@ void write_heatmaps(const std::vector<Kept>& kept, double tau, int crop, const s
     const MapView view{kept[k].map.data(), kept[k].map_w, kept[k].map_h};
     image::Image img = overlay_heatmap(kept[k].crop, view, 0.5);
     for (const image::Box& g : kept[k].gt) draw_box(img, g, {0, 255, 0}, 1);
-    for (const image::Box& p : boxes_at_threshold(view, tau)) {
-      draw_box(img, scale_box(p, map_to_crop(view.width, view.height, crop, crop)), {255, 0, 0}, 1);
-    }
+    draw_box(img, kept[k].boxes[best], {255, 0, 0}, 1);
     const std::string path = fmt::format("{}/{:04d}.png", dir, k);
     image::write_png(path, img);
     r.heatmap_files.push_back(path);
@@ -359,7 +390,7 @@ WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const co
   data::Loader loader = make_eval_loader(cfg, tf, keep_crops, comm);
   log.info("evaluating on {}{}", loader.dataset().description,
            comm.world() > 1 ? fmt::format(" ({} ranks)", comm.world()) : std::string());
-  RankPass pass(options, tf, keep_crops);
+  RankPass pass(options, tf, keep_crops, cfg.eval.protocol, cfg.data.layout);
   loader.start_epoch(0);
   int64_t done = 0;
   const auto total = static_cast<int64_t>(loader.samples().size());
@@ -381,7 +412,7 @@ WsolEvalResult evaluate_wsol_net(model::C2amNetImpl& net, int polarity, const co
   if (comm.rank() == 0) {
     util::make_dirs(options.out_dir);
     if (!pass.kept.empty())
-      write_heatmaps(pass.kept, result.corloc.best_threshold, tf.crop, options.out_dir, result);
+      write_heatmaps(pass.kept, best_threshold_index(result.corloc), tf.crop, options.out_dir, result);
     util::write_file_atomic(options.out_dir + "/metrics.json", to_json(result).dump(2) + "\n");
     if (options.store_threshold && !options.checkpoint.empty()) {
       checkpoint::update_checkpoint_eval_keys(options.checkpoint, result.polarity,

@@ -5,6 +5,7 @@
 // ground-truth (green) boxes.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -47,7 +48,10 @@ struct TopKLoc {
 };
 
 struct WsolEvalResult {
+  std::string protocol;  // eval.protocol: the one `corloc` follows (and the heatmaps, boxes, Top-k, tau)
   CorLocResult corloc;
+  // CorLoc of the same maps under every protocol (paper, reference, aligned), for comparison.
+  std::vector<std::pair<std::string, CorLocResult>> corloc_by_protocol;
   MaxBoxAccResult maxboxacc;
   double centre_baseline = 0.0;  // CorLoc (%) of a centred box of the mean ground-truth size
   TopKLoc topk;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace c2am::image {
@@ -27,5 +28,15 @@ struct Image {
 struct Box {
   float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
 };
+
+// The decoders' default limit on width x height (data.max_pixels): an image
+// whose header claims more is refused before any pixel buffer is allocated.
+inline constexpr std::int64_t kDefaultMaxPixels = 100'000'000;
+
+// Throws c2am::Error "cannot decode <format> '<name>': its header claims
+// WxH = N pixels, more than the limit of M (data.max_pixels)" when
+// max_pixels > 0 and width x height exceeds it.
+void check_pixel_limit(std::int64_t width, std::int64_t height, std::int64_t max_pixels, const char* format,
+                       const std::string& name_for_errors);
 
 }  // namespace c2am::image

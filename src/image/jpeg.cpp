@@ -104,9 +104,9 @@ bool warning_is_fatal(tjhandle handle) {
 }  // namespace
 
 Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name_for_errors,
-                  int min_side_hint, std::array<int, 2>* stored_size) {
+                  int min_side_hint, std::array<int, 2>* stored_size, std::int64_t max_pixels) {
   if (looks_like_png(data, size)) {
-    Image img = decode_png(data, size, name_for_errors, /*expand_palette=*/true);
+    Image img = decode_png(data, size, name_for_errors, /*expand_palette=*/true, max_pixels);
     if (stored_size != nullptr) *stored_size = {img.width, img.height};
     if (img.channels == 3) return img;
     Image rgb(img.width, img.height, 3);
@@ -124,6 +124,7 @@ Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name
       handle, "cannot read the JPEG header of", name_for_errors);
   if (width <= 0 || height <= 0)
     throw Error(fmt::format("cannot decode JPEG '{}': bad size {}x{}", name_for_errors, width, height));
+  check_pixel_limit(width, height, max_pixels, "JPEG", name_for_errors);  // before any allocation
   if (stored_size != nullptr) *stored_size = {width, height};
 
   if (min_side_hint > 0) {

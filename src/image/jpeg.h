@@ -19,11 +19,15 @@ namespace c2am::image {
 // much faster for large files; not bit-identical to full decode + resize).
 // stored_size (optional) receives the (width, height) in the file's header,
 // i.e. before any DCT scaling: the pixels that boxes of the stored image use.
+// max_pixels > 0: a header claiming more than max_pixels pixels (width x
+// height, before DCT scaling) is refused before anything is allocated
+// (check_pixel_limit in image.h); 0 = no limit.
 // Throws c2am::Error naming `name_for_errors` and TurboJPEG's message on
 // corrupt or truncated data; harmless libjpeg warnings (extraneous bytes) are
 // tolerated like PIL does.
 Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name_for_errors,
-                  int min_side_hint = 0, std::array<int, 2>* stored_size = nullptr);
+                  int min_side_hint = 0, std::array<int, 2>* stored_size = nullptr,
+                  std::int64_t max_pixels = kDefaultMaxPixels);
 
 // Reads and decodes a JPEG file; errors name the path.
 Image read_jpeg(const std::string& path, int min_side_hint = 0);

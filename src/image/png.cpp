@@ -126,7 +126,8 @@ struct DecodeJob {
   ReadSource* src = nullptr;
   ReadMode mode = ReadMode::kIndex;
   Image* out = nullptr;     // kGrey16: bytes, channels = bytes per sample
-  char problem[160] = {0};  // a non-libpng reason for failure
+  std::int64_t max_pixels = 0;  // > 0: refuse larger images after IHDR, before allocating
+  char problem[256] = {0};      // a non-libpng reason for failure
 };
 
 bool run_decode(png_structp png, png_infop info, DecodeJob* job) {
@@ -136,6 +137,15 @@ bool run_decode(png_structp png, png_infop info, DecodeJob* job) {
   png_uint_32 width = 0, height = 0;
   int depth = 0, type = 0;
   png_get_IHDR(png, info, &width, &height, &depth, &type, nullptr, nullptr, nullptr);
+  if (job->max_pixels > 0 && std::int64_t{width} * height > job->max_pixels) {
+    std::snprintf(job->problem, sizeof job->problem,
+                  "its header claims %ux%u = %lld pixels, more than the limit of %lld (data.max_pixels; 0 = "
+                  "no limit)",
+                  static_cast<unsigned>(width), static_cast<unsigned>(height),
+                  static_cast<long long>(std::int64_t{width} * height),
+                  static_cast<long long>(job->max_pixels));
+    return false;
+  }
   int channels = 1;
   if (job->mode == ReadMode::kGrey16) {
     if ((type & PNG_COLOR_MASK_COLOR) != 0 || (type & PNG_COLOR_MASK_PALETTE) != 0) {
@@ -169,7 +179,8 @@ bool run_decode(png_structp png, png_infop info, DecodeJob* job) {
   return true;
 }
 
-Image decode(const std::uint8_t* data, size_t size, const std::string& name, ReadMode mode) {
+Image decode(const std::uint8_t* data, size_t size, const std::string& name, ReadMode mode,
+             std::int64_t max_pixels = kDefaultMaxPixels) {
   if (data == nullptr || size < 8 || png_sig_cmp(data, 0, 8) != 0)
     throw Error(fmt::format("cannot decode PNG '{}': not a PNG file (bad signature)", name));
   PngErrorCtx err;
@@ -184,6 +195,7 @@ Image decode(const std::uint8_t* data, size_t size, const std::string& name, Rea
   job.src = &src;
   job.mode = mode;
   job.out = &out;
+  job.max_pixels = max_pixels;
   if (!run_decode(guard.png, guard.info, &job)) {
     const char* why = job.problem[0] != '\0' ? job.problem : err.message;
     throw Error(fmt::format("cannot decode PNG '{}': {}", name, why));
@@ -286,8 +298,8 @@ void write_png16(const std::string& path, int width, int height, const std::vect
 }
 
 Image decode_png(const std::uint8_t* data, size_t size, const std::string& name_for_errors,
-                 bool expand_palette) {
-  return decode(data, size, name_for_errors, expand_palette ? ReadMode::kRgb : ReadMode::kIndex);
+                 bool expand_palette, std::int64_t max_pixels) {
+  return decode(data, size, name_for_errors, expand_palette ? ReadMode::kRgb : ReadMode::kIndex, max_pixels);
 }
 
 Image read_png(const std::string& path) { return decode_file(path, ReadMode::kIndex); }

@@ -41,9 +41,10 @@ void write_png16(const std::string& path, int width, int height, const std::vect
 // Decodes a PNG from memory. Palette images give the raw palette INDEX per
 // pixel (1 channel, as VOC masks need) unless expand_palette, which gives RGB.
 // Grey (any depth) gives 1 channel, colour gives 3; alpha and tRNS are
-// dropped, 16-bit samples are scaled to 8 bits.
+// dropped, 16-bit samples are scaled to 8 bits. max_pixels > 0: an IHDR
+// claiming more pixels is refused before the pixel buffer is allocated.
 Image decode_png(const std::uint8_t* data, size_t size, const std::string& name_for_errors,
-                 bool expand_palette = false);
+                 bool expand_palette = false, std::int64_t max_pixels = kDefaultMaxPixels);
 // Reads a PNG file (see decode_png, palette as indices); errors name the path.
 Image read_png(const std::string& path);
 // Reads a single-channel (grey) PNG keeping 16-bit samples; 1-8 bit files give

@@ -38,7 +38,8 @@ std::vector<JobImage> load_chunk(const data::Dataset& ds, const std::vector<std:
   if (!decode) return images;
   util::parallel_for(images.size(), threads, [&](size_t i) {
     const std::vector<std::uint8_t> bytes = ds.bytes(*images[i].sample);
-    images[i].rgb = image::decode_jpeg(bytes.data(), bytes.size(), ds.where(*images[i].sample));
+    images[i].rgb = image::decode_jpeg(bytes.data(), bytes.size(), ds.where(*images[i].sample),
+                                       /*min_side_hint=*/0, /*stored_size=*/nullptr, ds.max_pixels);
   });
   return images;
 }

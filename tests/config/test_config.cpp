@@ -66,6 +66,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.data.test_resize, b.data.test_resize);
   EXPECT_EQ(a.data.test_crop, b.data.test_crop);
   EXPECT_EQ(a.data.loader_threads, b.data.loader_threads);
+  EXPECT_EQ(a.data.max_pixels, b.data.max_pixels);
   EXPECT_EQ(a.data.mean, b.data.mean);
   EXPECT_EQ(a.data.std, b.data.std);
   EXPECT_EQ(a.train.epochs, b.train.epochs);
@@ -85,6 +86,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.eval.every_epochs, b.eval.every_epochs);
   EXPECT_EQ(a.eval.batch_size, b.eval.batch_size);
   EXPECT_EQ(a.eval.heatmaps, b.eval.heatmaps);
+  EXPECT_EQ(a.eval.protocol, b.eval.protocol);
   EXPECT_EQ(a.dist.backend, b.dist.backend);
   EXPECT_EQ(a.dist.bucket_mb, b.dist.bucket_mb);
   EXPECT_EQ(a.dist.timeout_s, b.dist.timeout_s);
@@ -396,6 +398,7 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
   cfg.data.test_resize = 500;
   cfg.data.test_crop = 17;
   cfg.data.loader_threads = 5;
+  cfg.data.max_pixels = 0;
   cfg.data.mean = {-0.0, 1.0 / 3.0, 123456789.123456789};
   cfg.data.std = {5e-324, 1e300, 2.0};
   cfg.train.epochs = 123;
@@ -434,7 +437,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[wsss]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 58u);
+  EXPECT_EQ(keys_of(text).size(), 60u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});

@@ -167,6 +167,70 @@ TEST(Loader, SkipPolicyDropsAndCountsTheCorruptImage) {
   EXPECT_EQ(images, 7u * 3u - 1u);
 }
 
+// The loader opens only what the manifest may name, each shard once, and
+// only shards whose attributes agree with it.
+TEST(Loader, ManifestListingAShardTwiceOutsideItsFolderOrOutOfPlaceIsRefused) {
+  const std::string dir = packed_dir("loader_manifest", false);
+  const std::string manifest = dir + "/" + kManifestName;
+  const Manifest good = read_manifest(dir);
+  auto expect_refused = [&](const Manifest& m, std::initializer_list<std::string> parts) {
+    write_manifest(dir, m);
+    try {
+      open_split(data_config(dir), "train");
+      ADD_FAILURE() << "expected an error";
+    } catch (const c2am::Error& e) {
+      for (const auto& p : parts)
+        EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << p << " | " << e.what();
+    }
+  };
+  Manifest twice = good;
+  twice.shards[1] = twice.shards[0];
+  twice.count = 2 * twice.shards[0].count;
+  expect_refused(twice, {manifest, "shards[1].file", "listed twice"});
+  Manifest outside = good;
+  outside.shards[1].file = "../" + fs::path(dir).filename().string() + "/train-1.h5";
+  expect_refused(outside, {manifest, "shards[1].file", "'..' component"});
+  Manifest swapped = good;
+  std::swap(swapped.shards[0], swapped.shards[1]);
+  expect_refused(swapped,
+                 {dir + "/train-1.h5: attribute 'shard_index' is '1', but " + manifest + " says '0'"});
+  Manifest other_plan = good;
+  other_plan.plan_id = "another-run";
+  expect_refused(other_plan, {dir + "/train-0.h5: attribute 'plan_id' is 'test'", "'another-run'", manifest});
+  Manifest other_layout = good;
+  other_layout.layout = "imagenet";
+  expect_refused(other_layout, {"attribute 'layout' is 'cub'", manifest});
+  write_manifest(dir, good);
+  EXPECT_EQ(open_split(data_config(dir), "train").samples.size(), 22u);
+}
+
+// data.max_pixels reaches the loader's decoder: the 40-56 px images exceed a
+// limit of 1000 pixels, named by shard and index (and skipped under "skip").
+TEST(Loader, ImagesOverDataMaxPixelsAreUndecodableSamplesNamingShardAndIndex) {
+  const std::string dir = packed_dir("loader_max_pixels", false);
+  auto dc = data_config(dir);
+  dc.max_pixels = 1000;
+  LoaderOptions o;
+  o.batch_per_rank = 2;
+  o.threads = 1;
+  Loader loader(open_split(dc, "train"), train_transform(dc), o);
+  loader.start_epoch(0);
+  try {
+    loader.next();
+    FAIL() << "expected an error";
+  } catch (const c2am::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(dir + "/train-"), std::string::npos) << m;
+    EXPECT_NE(m.find("more than the limit of 1000 (data.max_pixels"), std::string::npos) << m;
+  }
+  o.skip_bad = true;
+  Loader skipping(open_split(dc, "train"), train_transform(dc), o);
+  skipping.start_epoch(0);
+  const auto batch = skipping.next();
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_EQ(batch->skipped.size(), 2u);
+}
+
 TEST(Loader, PackedFolderOfAnotherSplitIsAClearError) {
   const std::string dir = packed_dir("loader_split", false);
   try {

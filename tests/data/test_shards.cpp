@@ -213,7 +213,7 @@ TEST(Shards, UnfinishedOrFailedWriterLeavesNoFile) {
   const std::string missing = dir + "/no/such/folder/x.h5";
   ShardWriter w(missing, ShardInfo{"cub", "train", 0, 1, "p"});
   w.add(samples()[0]);
-  expect_error([&] { w.finish(); }, {missing + ".tmp", "create file"});
+  expect_error([&] { w.finish(); }, {missing + ".tmp", "cannot create shard", "No such file or directory"});
   EXPECT_TRUE(fs::is_empty(dir));
 }
 
@@ -416,7 +416,8 @@ TEST(Shards, VerifyReportsManifestMismatchesMissingShardsAndDuplicateNames) {
   for (const auto& p : v.problems) all += p + "\n";
   EXPECT_EQ(v.problems.size(), 4u) << all;
   EXPECT_TRUE(contains(all, dir + "/a.h5: shard checksum")) << all;
-  EXPECT_TRUE(contains(all, dir + "/b.h5: attribute 'plan_id' is 'other-plan', the manifest says 'plan-x'"))
+  EXPECT_TRUE(contains(all, dir + "/b.h5: attribute 'plan_id' is 'other-plan', but " + dir + "/" +
+                                kManifestName + " says 'plan-x' (shards[1])"))
       << all;
   EXPECT_TRUE(contains(all, dir + "/b.h5[3] (" + kUnicodeName + "): name also used by " + dir + "/a.h5[3]"))
       << all;
@@ -469,6 +470,108 @@ TEST(Shards, ManifestErrorsNameTheFileAndKey) {
   expect_error([&] { read_manifest(dir); }, {file, "'version' is 2, newer"});
   write("{ not json");
   expect_error([&] { read_manifest(dir); }, {file, "not valid JSON"});
+}
+
+// A manifest decides which files the reader opens: it may name only files
+// inside its folder, each once.
+TEST(Shards, ManifestPathsOutsideTheFolderAndShardsListedTwiceAreRefused) {
+  const std::string dir = fresh("manifest_paths");
+  const std::string file = dir + "/" + kManifestName;
+  auto with_files = [&](std::vector<std::string> files) {
+    std::vector<ManifestShard> shards;
+    for (const auto& f : files) shards.push_back(ManifestShard{f, 1, 7});
+    write_manifest(dir, manifest_for(static_cast<std::int64_t>(files.size()), shards));
+  };
+  with_files({"../other_split/shard-00000.h5"});
+  expect_error([&] { read_manifest(dir); },
+               {file, "shards[0].file", "'../other_split/shard-00000.h5'", "'..' component"});
+  with_files({"sub/../../x.h5"});
+  expect_error([&] { read_manifest(dir); }, {file, "shards[0].file", "'..' component"});
+  with_files({"/etc/passwd"});
+  expect_error([&] { read_manifest(dir); }, {file, "shards[0].file", "absolute"});
+  with_files({"a.h5", "b.h5", "./a.h5"});
+  expect_error([&] { read_manifest(dir); },
+               {file, "shards[2].file", "'./a.h5' is listed twice", "shards[0]"});
+  with_files({"..\\x.h5"});
+  expect_error([&] { read_manifest(dir); }, {file, "backslash"});
+  // verify reads the manifest the same way.
+  with_files({"a.h5", "a.h5"});
+  expect_error([&] { verify_packed(dir, false, 1); }, {file, "listed twice"});
+  with_files({"a.h5", "sub/b.h5"});  // a subfolder inside is fine
+  EXPECT_EQ(read_manifest(dir).shards[1].file, "sub/b.h5");
+}
+
+// A shard is opened only if it cannot make HDF5 open another file: no
+// external (or soft, or user-defined) links, no external raw storage, no
+// virtual datasets. Each is planted in a real shard with the HDF5 API.
+TEST(Shards, ReaderRefusesExternalLinksExternalStorageAndVirtualDatasets) {
+  const std::string dir = fresh("foreign_storage");
+  const auto ss = samples();
+  const std::string other = dir + "/other.h5";  // a file the attacker wants read
+  {
+    ShardWriter w(other, ShardInfo{"cub", "train", 0, 1, "plan-x"});
+    for (const auto& s : ss) w.add(s);
+    w.finish();
+  }
+  struct Attack {
+    const char* name;
+    std::function<void(hid_t)> plant;
+    std::vector<std::string> expect;
+  };
+  const std::vector<Attack> attacks = {
+      {"external_link",
+       [&](hid_t f) {
+         ASSERT_GE(H5Ldelete(f, "/images/label", H5P_DEFAULT), 0);
+         ASSERT_GE(
+             H5Lcreate_external(other.c_str(), "/images/label", f, "/images/label", H5P_DEFAULT, H5P_DEFAULT),
+             0);
+       },
+       {"'/images/label' is an external link", other, "refused"}},
+      {"soft_link",
+       [&](hid_t f) { ASSERT_GE(H5Lcreate_soft("/images/bytes", f, "/alias", H5P_DEFAULT, H5P_DEFAULT), 0); },
+       {"'/alias' is a soft link", "refused"}},
+      {"external_storage",
+       [&](hid_t f) {
+         const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+         ASSERT_GE(H5Pset_external(dcpl, "/etc/hostname", 0, 16), 0);
+         const hsize_t dims[1] = {16};
+         const hid_t space = H5Screate_simple(1, dims, nullptr);
+         const hid_t ds =
+             H5Dcreate2(f, "/images/extra", H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+         ASSERT_GE(ds, 0);
+         H5Dclose(ds);
+         H5Sclose(space);
+         H5Pclose(dcpl);
+       },
+       {"dataset '/images/extra' stores its data in 1 external file(s)", "/etc/hostname", "refused"}},
+      {"virtual_dataset",
+       [&](hid_t f) {
+         const hsize_t dims[1] = {4};
+         const hid_t space = H5Screate_simple(1, dims, nullptr);
+         const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+         ASSERT_GE(H5Pset_virtual(dcpl, space, other.c_str(), "/images/label", space), 0);
+         const hid_t ds =
+             H5Dcreate2(f, "/boxes/virtual", H5T_NATIVE_INT32, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+         ASSERT_GE(ds, 0);
+         H5Dclose(ds);
+         H5Pclose(dcpl);
+         H5Sclose(space);
+       },
+       {"dataset '/boxes/virtual' is a virtual dataset", "refused"}},
+  };
+  for (const Attack& a : attacks) {
+    SCOPED_TRACE(a.name);
+    const std::string sub = dir + "/" + a.name;
+    fs::create_directories(sub);
+    const std::string path = pack_one(sub, ss);
+    edit_hdf5(path, a.plant);
+    std::vector<std::string> parts = a.expect;
+    parts.push_back(path);
+    for (const auto& p : parts) expect_error([&] { ShardReader r(path); }, {p});
+    const VerifyReport v = verify_packed(sub, /*decode=*/false, 1);
+    ASSERT_EQ(v.problems.size(), 1u);
+    for (const auto& p : parts) EXPECT_TRUE(contains(v.problems[0], p)) << p << " | " << v.problems[0];
+  }
 }
 
 // The documented layout as h5py (the Python users' view) sees it; a missing

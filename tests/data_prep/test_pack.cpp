@@ -3,6 +3,10 @@
 // resume, plan-change detection and --force, re-encoding, corrupt inputs.
 #include <fmt/core.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,10 +14,13 @@
 #include <map>
 #include <sstream>
 
+#include "common/hostile_images.h"
 #include "data/cub_layout.h"
+#include "data_prep/image_header.h"
+#include "data_prep/pack.h"
+#include "data_prep/pack_lock.h"
 #include "image/jpeg.h"
 #include "image/png.h"
-#include "data_prep/pack.h"
 #include "pack_test_util.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -380,10 +387,277 @@ TEST(Pack, BadOptionsAreUsageErrors) {
   PackOptions o = options("cub", "val", tmp.sub("raw"), tmp.sub("out"));
   EXPECT_NE(error_of<UsageError>([&] { pack(o, logger()); }).find("split 'val'"), std::string::npos);
   o.split = "train";
-  o.shard_size = 0;
-  EXPECT_NE(error_of<UsageError>([&] { pack(o, logger()); }).find("--shard-size"), std::string::npos);
+  for (const int bad : {0, -1, kMaxShardSize + 1, 2147483647}) {
+    o.shard_size = bad;
+    const std::string m = error_of<UsageError>([&] { pack(o, logger()); });
+    EXPECT_NE(m.find(fmt::format("--shard-size must be in [1, {}] images", kMaxShardSize)), std::string::npos)
+        << m;
+    EXPECT_NE(m.find(fmt::format("got {}", bad)), std::string::npos) << m;
+  }
   o.shard_size = 5;
+  o.threads = 100000;
+  EXPECT_NE(error_of<UsageError>([&] { pack(o, logger()); }).find("--threads must be in [0, 1024]"),
+            std::string::npos);
+  o.threads = 2;
+  o.reencode_max_side = -3;
+  EXPECT_NE(error_of<UsageError>([&] { pack(o, logger()); }).find("--max-side must be in [0, 65500]"),
+            std::string::npos);
+  o.reencode_max_side = 0;
   EXPECT_NE(error_of<UsageError>([&] { pack(o, logger()); }).find("is not a folder"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp.sub("out")));  // nothing created for a run that cannot start
+}
+
+// --------------------------------------------------------------- hostile raw input
+
+// Replaces line `number` (1-based) of a text file.
+void replace_line(const std::string& path, int number, const std::string& text) {
+  std::istringstream in(util::read_file(path));
+  std::string line, out;
+  for (int i = 1; std::getline(in, line); ++i) out += (i == number ? text : line) + "\n";
+  util::write_file_atomic(path, out);
+}
+
+TEST(Pack, ImagePathLeavingTheSourceFolderIsRefusedNamingFileAndLine) {
+  TempDir tmp;
+  const std::string src = make_synth("cub", tmp.sub("raw"));
+  util::write_file_atomic(tmp.sub("secret.jpg"), "outside the dataset");
+  for (const std::string& evil :
+       {std::string("../../secret.jpg"), std::string("001.a/../../../secret.jpg"), tmp.sub("secret.jpg")}) {
+    SCOPED_TRACE(evil);
+    replace_line(src + "/images.txt", 2, "2 " + evil);
+    const std::string m =
+        error_of<Error>([&] { pack(options("cub", "train", src, tmp.sub("out")), logger()); });
+    EXPECT_NE(m.find(src + "/images.txt:2: path '" + evil + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find(evil[0] == '/' ? "is absolute" : "'..' component"), std::string::npos) << m;
+    EXPECT_FALSE(fs::exists(tmp.sub("out/manifest.json")));
+  }
+}
+
+// A symlinked dataset folder (and symlinks below it) is followed: the check is on the text of the paths.
+TEST(Pack, SymlinkedSourceFolderStillPacks) {
+  TempDir tmp;
+  const std::string src = make_synth("cub", tmp.sub("raw"));
+  fs::create_directory_symlink(src, tmp.sub("link"));
+  EXPECT_EQ(pack(options("cub", "test", tmp.sub("link"), tmp.sub("out")), logger()).images, 6);
+}
+
+// CUB boxes: x y w h, each finite, w, h >= 0, inside the image within 1 px.
+TEST(Pack, NonFiniteNegativeOrOutsideBoxesAreRefusedNamingFileAndLine) {
+  TempDir tmp;
+  const std::string src = make_synth("cub", tmp.sub("raw"));
+  const data::CubRecord first = data::read_cub(src).front();
+  const std::string split = first.is_train ? "train" : "test";
+  const std::string bytes = util::read_file(src + "/images/" + first.rel_path);
+  const ImageSize size =
+      read_image_size(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), first.rel_path);
+  const std::string boxes = src + "/bounding_boxes.txt";
+  const std::string where = boxes + ":1: ";
+  struct Case {
+    std::string line;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {"1 nan 2 3 4", "box (nan, 2, 3, 4) of image id 1 is not finite"},
+      {"1 2 inf 3 4", "is not finite"},
+      {"1 -inf 2 3 4", "is not finite"},
+      {"1 3e38 3 3e38 4", "is not finite"},  // x + w overflows float
+      {"1 2 3 -1 4", "negative box value"},
+      {"1 1e38 2 3 4", fmt::format("lies outside the {}x{} image (tolerance 1 px)", size.width, size.height)},
+      {fmt::format("1 0 0 {} {}", size.width + 2, size.height), "lies outside"},
+      {"1 2 3 4 five", "height 'five' is not a number"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.line);
+    replace_line(boxes, 1, c.line);
+    const std::string m =
+        error_of<Error>([&] { pack(options("cub", split, src, tmp.sub("out")), logger()); });
+    EXPECT_NE(m.find(where), std::string::npos) << m;
+    EXPECT_NE(m.find(c.expect), std::string::npos) << m;
+  }
+  // Within the 1 px tolerance, and a zero-area box, are packed as written.
+  replace_line(boxes, 1, fmt::format("1 0 0 {} {}", size.width + 1, size.height + 1));
+  pack(options("cub", split, src, tmp.sub("ok")), logger());
+  replace_line(boxes, 1, "1 3 4 0 0");
+  pack(options("cub", split, src, tmp.sub("ok2")), logger());
+}
+
+TEST(Pack, ImagenetAndVocBoxesAreCheckedNamingFileAndLine) {
+  TempDir tmp;
+  // ImageNet val from LOC_val_solution.csv (no val_boxes/ folder).
+  const std::string inet = make_synth("imagenet", tmp.sub("inet"));
+  fs::remove_all(inet + "/val_boxes");
+  const std::string csv = inet + "/LOC_val_solution.csv";
+  std::istringstream in(util::read_file(csv));
+  std::string header, line2;
+  std::getline(in, header);
+  std::getline(in, line2);
+  const std::string id = line2.substr(0, line2.find(','));
+  const std::string wnid = line2.substr(line2.find(',') + 1, 9);
+  for (const auto& [fields, expect] :
+       std::vector<std::pair<std::string, std::string>>{{"nan 1 2 3", "box value 'nan' is not finite"},
+                                                        {"1 1 2 inf", "box value 'inf' is not finite"},
+                                                        {"5 1 2 3", "box (5, 1, 2, 3) has max < min"},
+                                                        {"0 0 100000 3", "lies outside the"}}) {
+    SCOPED_TRACE(fields);
+    replace_line(csv, 2, id + "," + wnid + " " + fields);
+    const std::string m =
+        error_of<Error>([&] { pack(options("imagenet", "val", inet, tmp.sub("out_inet")), logger()); });
+    EXPECT_NE(m.find(csv + ":2: "), std::string::npos) << m;
+    EXPECT_NE(m.find(expect), std::string::npos) << m;
+  }
+  // VOC Annotations XML, 1-based inclusive: xmax = width + 2 is 2 px out after conversion.
+  const std::string voc = make_synth("voc", tmp.sub("voc"));
+  const std::string list = util::read_file(voc + "/ImageSets/Segmentation/val.txt");
+  const std::string vid = list.substr(0, list.find('\n'));
+  const std::string jpg = util::read_file(voc + "/JPEGImages/" + vid + ".jpg");
+  const ImageSize vs = read_image_size(reinterpret_cast<const std::uint8_t*>(jpg.data()), jpg.size(), vid);
+  const std::string xml_path = voc + "/Annotations/" + vid + ".xml";
+  auto xml = [&](const std::string& xmax) {
+    util::write_file_atomic(xml_path,
+                            "<annotation>\n<object>\n<name>cat</name>\n<bndbox>\n<xmin>1</xmin>"
+                            "<ymin>1</ymin>\n<xmax>" +
+                                xmax + "</xmax><ymax>2</ymax>\n</bndbox>\n</object>\n</annotation>\n");
+  };
+  xml(std::to_string(vs.width + 2));
+  std::string m = error_of<Error>([&] { pack(options("voc", "val", voc, tmp.sub("out_voc")), logger()); });
+  EXPECT_NE(m.find(xml_path + ":2: box"), std::string::npos) << m;
+  EXPECT_NE(m.find("lies outside"), std::string::npos) << m;
+  xml("inf");
+  m = error_of<Error>([&] { pack(options("voc", "val", voc, tmp.sub("out_voc")), logger()); });
+  EXPECT_NE(m.find(xml_path + ":6: <xmax> 'inf' is not finite"), std::string::npos) << m;
+  xml(std::to_string(vs.width + 1));  // within the tolerance
+  pack(options("voc", "val", voc, tmp.sub("ok_voc")), logger());
+}
+
+// With --max-side every image is decoded: a header claiming 30000x30000 is
+// refused before allocating (2.7 GB), naming the file; not std::bad_alloc.
+TEST(Pack, ImageClaimingMorePixelsThanTheDecodeLimitIsAnErrorNamingTheFile) {
+  TempDir tmp;
+  const std::string src = make_synth("cub", tmp.sub("raw"));
+  const data::CubRecord victim = data::read_cub(src).front();
+  const auto huge = c2am::testing_util::jpeg_claiming(30000, 30000);
+  util::write_file_atomic(src + "/images/" + victim.rel_path, std::string(huge.begin(), huge.end()));
+  replace_line(src + "/bounding_boxes.txt", 1, "1 0 0 1 1");
+  PackOptions o = options("cub", victim.is_train ? "train" : "test", src, tmp.sub("packed"));
+  o.reencode_max_side = 32;
+  const std::string m = error_of<Error>([&] { pack(o, logger()); });
+  EXPECT_NE(m.find(victim.rel_path), std::string::npos) << m;
+  EXPECT_NE(m.find("30000x30000 = 900000000 pixels, more than the limit of 100000000"), std::string::npos)
+      << m;
+}
+
+// ------------------------------------------------------------------ the output lock
+
+// A child process that holds the lock of `out` until the parent closes `release`.
+struct LockHolder {
+  pid_t pid = -1;
+  int release = -1;
+  explicit LockHolder(const std::string& out) {
+    int ready[2], hold[2];
+    EXPECT_EQ(pipe(ready), 0);
+    EXPECT_EQ(pipe(hold), 0);
+    pid = fork();
+    if (pid == 0) {
+      close(ready[0]);
+      close(hold[1]);
+      try {
+        const PackLock lock(out);
+        char c = 'y';
+        if (write(ready[1], &c, 1) != 1) _exit(3);
+        if (read(hold[0], &c, 1) < 0) _exit(4);  // returns 0 when the parent closes its end
+      } catch (...) {
+        _exit(2);
+      }
+      _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    char c = 0;
+    EXPECT_EQ(read(ready[0], &c, 1), 1) << "the child did not take the lock";
+    close(ready[0]);
+    release = hold[1];
+  }
+  int end() {  // releases the lock; the child's exit status
+    close(release);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+TEST(Pack, SecondPackIntoTheSameFolderExitsNamingTheHolder) {
+  TempDir tmp;
+  const std::string src = make_synth("cub", tmp.sub("raw"));
+  const std::string out = tmp.sub("out");
+  fs::create_directories(out);
+  LockHolder holder(out);  // another process, holding the lock deterministically
+  const std::string m = error_of<UsageError>([&] { pack(options("cub", "train", src, out), logger()); });
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  EXPECT_NE(m.find(fmt::format("another c2am pack (pid {}, host {}, started ", holder.pid, host)),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(out + "/.pack.lock"), std::string::npos) << m;
+  EXPECT_FALSE(fs::exists(out + "/manifest.json"));
+  EXPECT_EQ(holder.end(), 0);
+  EXPECT_EQ(pack(options("cub", "train", src, out), logger()).images, 12);  // released: packs
+  // A holder killed with SIGKILL leaves no stale lock: the kernel releases flock.
+  LockHolder killed(out);
+  kill(killed.pid, SIGKILL);
+  EXPECT_EQ(killed.end(), 128 + SIGKILL);
+  EXPECT_EQ(pack(options("cub", "train", src, out), logger()).shards_skipped, 3);
+}
+
+// ------------------------------------------------------------------ write failures
+
+// A write that fails in the middle of a shard (here: the file size limit,
+// RLIMIT_FSIZE with SIGXFSZ ignored, so write(2) returns EFBIG like a full
+// disk returns ENOSPC) ends the run with an error naming the shard; the
+// process then exits normally, running libhdf5's exit-time cleanup, which
+// used to crash on a file whose flush had failed.
+TEST(Pack, WriteFailureEndsWithAnErrorAndACleanExit) {
+  TempDir tmp;
+  const std::string src = make_synth("cub", tmp.sub("raw"), /*train=*/40, /*test=*/2);
+  const std::string out = tmp.sub("out");
+  pack(options("cub", "train", src, tmp.sub("measure")), logger());
+  const auto shard_bytes = static_cast<rlim_t>(fs::file_size(tmp.sub("measure/shard-00000.h5")));
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(pipefd[0]);
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{shard_bytes / 2, shard_bytes / 2};  // the first shard cannot be written whole
+    setrlimit(RLIMIT_FSIZE, &limit);
+    std::string msg = "(no error)";
+    int code = 0;
+    try {
+      pack(options("cub", "train", src, out), logger());
+    } catch (const std::exception& e) {
+      msg = e.what();
+      code = 1;
+    }
+    if (write(pipefd[1], msg.data(), msg.size()) < 0) code = 5;
+    close(pipefd[1]);
+    std::exit(code);  // normal exit: atexit handlers (libhdf5's H5_term_library) run
+  }
+  close(pipefd[1]);
+  std::string msg;
+  char buf[4096];
+  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) msg.append(buf, static_cast<size_t>(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
+                                 << "; message: " << msg;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << msg;
+  EXPECT_NE(msg.find(out + "/shard-"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("File too large"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(out + "/manifest.json"));
+  for (const auto& e : fs::directory_iterator(out)) EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+  // Without the limit the same run resumes and completes.
+  EXPECT_EQ(pack(options("cub", "train", src, out), logger()).images, 40);
+  EXPECT_TRUE(data::verify_packed(out, /*decode=*/true, 2).problems.empty());
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST(CorLoc, ClippingLikeTheAuthorsCodeChangesTheBox) {
   m.fill(0, 0, 3, 3, 1.0f);
   const std::vector<image::Box> gt = {{4, 4, 16, 16}};
   CorLocAccumulator doc_rule;
-  CorLocAccumulator authors(/*clip_to_last_pixel=*/true);
+  CorLocAccumulator authors(corloc_protocol("reference", "cub"));
   doc_rule.add(m.view(), {4.0, 4.0}, gt);  // IoU 144 / 256 = 0.5625
   authors.add(m.view(), {4.0, 4.0}, gt);   // IoU 64 / 224 = 0.286
   EXPECT_DOUBLE_EQ(doc_rule.result().best_accuracy, 100.0);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error_message.h"
+#include "common/hostile_images.h"
 #include "common/temp_dir.h"
 #include "image/jpeg.h"
 #include "image/png.h"
@@ -89,6 +90,31 @@ TEST(Jpeg, CorruptDataThrowsNamingTheSample) {
   bytes.resize(bytes.size() / 2);  // truncated file
   const std::string m2 = message_of([&] { decode_jpeg(bytes.data(), bytes.size(), "train/n01/x.JPEG"); });
   EXPECT_NE(m2.find("train/n01/x.JPEG"), std::string::npos) << m2;
+}
+
+// A 3 KB file claiming 30000x30000 (2.7 GB of RGB) or 65500x65500 (12.9 GB,
+// std::bad_alloc before the limit) is refused from its header, naming it; the
+// same bytes decode (to garbage or an error, never an allocation of that size)
+// only when the limit is raised above them.
+TEST(Jpeg, HeaderClaimingMorePixelsThanTheLimitIsRefusedBeforeAllocating) {
+  for (const int side : {30000, 65500}) {
+    const auto bytes = testing_util::jpeg_claiming(side, side);
+    const std::string m = message_of([&] { decode_jpeg(bytes.data(), bytes.size(), "huge.jpg"); });
+    EXPECT_NE(m.find("cannot decode JPEG 'huge.jpg'"), std::string::npos) << m;
+    EXPECT_NE(m.find(fmt::format("{}x{}", side, side)), std::string::npos) << m;
+    EXPECT_NE(m.find("more than the limit of 100000000 (data.max_pixels"), std::string::npos) << m;
+    // DCT scaling would shrink the output, but the limit is on the stored size.
+    const std::string scaled =
+        message_of([&] { decode_jpeg(bytes.data(), bytes.size(), "huge.jpg", /*min_side_hint=*/32); });
+    EXPECT_NE(scaled.find("limit of 100000000"), std::string::npos) << scaled;
+  }
+  // The limit is the caller's: 16x8 = 128 pixels pass 128 and fail 127; 0 = none.
+  const auto small = encode_jpeg(gradient(16, 8), 90);
+  EXPECT_EQ(decode_jpeg(small.data(), small.size(), "s.jpg", 0, nullptr, /*max_pixels=*/128).width, 16);
+  const std::string m =
+      message_of([&] { decode_jpeg(small.data(), small.size(), "s.jpg", 0, nullptr, 127); });
+  EXPECT_NE(m.find("16x8 = 128 pixels, more than the limit of 127"), std::string::npos) << m;
+  EXPECT_EQ(decode_jpeg(small.data(), small.size(), "s.jpg", 0, nullptr, /*max_pixels=*/0).height, 8);
 }
 
 TEST(Jpeg, DecoderRecoversAfterACorruptHeaderInTheSameThread) {
@@ -184,6 +210,23 @@ TEST(Png, SixteenBitGreyRoundTrips) {
   const Image eight = read_png(dir.sub("map16.png"));
   EXPECT_EQ(eight.channels, 1);
   EXPECT_EQ(eight.pixels[100], static_cast<std::uint8_t>(std::lround(values[100] / 257.0)));
+}
+
+TEST(Png, HeaderClaimingMorePixelsThanTheLimitIsRefusedBeforeAllocating) {
+  const auto bytes = testing_util::png_claiming(30000, 30000);
+  const std::string m = message_of([&] { decode_png(bytes.data(), bytes.size(), "JPEGImages/huge.png"); });
+  EXPECT_NE(m.find("cannot decode PNG 'JPEGImages/huge.png'"), std::string::npos) << m;
+  EXPECT_NE(m.find("30000x30000 = 900000000 pixels, more than the limit of 100000000"), std::string::npos)
+      << m;
+  // Through the JPEG entry point (a PNG named .JPEG) the caller's limit applies too.
+  const std::string m2 =
+      message_of([&] { decode_jpeg(bytes.data(), bytes.size(), "x.JPEG", 0, nullptr, 1000); });
+  EXPECT_NE(m2.find("limit of 1000"), std::string::npos) << m2;
+  const auto small = testing_util::png_claiming(16, 8);  // the honest header: decodes
+  EXPECT_EQ(decode_png(small.data(), small.size(), "s.png", false, /*max_pixels=*/128).width, 16);
+  EXPECT_NE(
+      message_of([&] { decode_png(small.data(), small.size(), "s.png", false, 127); }).find("limit of 127"),
+      std::string::npos);
 }
 
 TEST(Png, ErrorsNameThePath) {
