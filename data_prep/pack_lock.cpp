@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 namespace c2am::data_prep {
@@ -25,15 +25,6 @@ std::string read_holder(int fd) {
   std::string s = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s.empty() ? "pid unknown: it has not written its name yet" : s;
-}
-
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -56,7 +47,8 @@ PackLock::PackLock(const std::string& out) : path_((std::filesystem::path(out) /
   char host[256] = {0};
   if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
   const std::string who =
-      fmt::format("pid {}, host {}, started {}\n", static_cast<long>(::getpid()), host, now_iso8601());
+      fmt::format("pid {}, host {}, started {}\n", static_cast<long>(::getpid()), host,
+                  util::iso8601_now(/*utc=*/true));
   // Under the lock: nobody else writes the file now. Best effort: the lock works without it.
   if (::ftruncate(fd_, 0) == 0) {
     const ssize_t w = ::pwrite(fd_, who.data(), who.size(), 0);

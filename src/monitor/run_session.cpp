@@ -4,11 +4,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -33,15 +33,6 @@ std::string proc_field(const char* file, const std::string& key) {
   return {};
 }
 
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &tm);
-  return buf;
-}
-
 }  // namespace
 
 Machine this_machine() {
@@ -60,7 +51,7 @@ Machine this_machine() {
 Session new_session(const std::string& run_dir, const std::string& command, std::int64_t start_step) {
   Session s;
   s.command = command;
-  s.started = now_iso8601();
+  s.started = util::iso8601_now(/*utc=*/false);
   s.start_step = start_step;
   std::error_code ec;
   const auto size = std::filesystem::file_size(run_dir + "/metrics.jsonl", ec);
