@@ -20,7 +20,7 @@ namespace c2am::config {
 namespace {
 
 // A typed pointer to one field of a Config.
-using Ref = std::variant<int*, double*, bool*, std::string*, std::uint64_t*, std::array<int, 4>*,
+using Ref = std::variant<int*, double*, bool*, Toggle*, std::string*, std::uint64_t*, std::array<int, 4>*,
                          std::array<double, 3>*, std::vector<double>*>;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -84,6 +84,10 @@ const std::vector<Key>& keys() {
       C2AM_KEY(data.test_resize, above(0), "square resize at test time"),
       C2AM_KEY(data.test_crop, above(0), "centre crop side at test time, <= test_resize"),
       C2AM_KEY(data.loader_threads, at_least(0), "loader threads; 0 = run.threads"),
+      C2AM_KEY(data.resample, one_of({"pil", "fast"}),
+               "training resize: pil (bit-exact PIL bilinear) or fast (vectorised, within a bound of PIL)"),
+      C2AM_KEY(data.batch_dtype, one_of({"auto", "float32", "uint8"}),
+               "training batches: uint8 normalised on the device, or float32 normalised by the loader"),
       C2AM_KEY(data.bad_sample, one_of({"error", "skip"}),
                "an undecodable sample: error (names shard and index) or skip (dropped, counted, reported)"),
       C2AM_KEY(data.max_pixels, any(),
@@ -137,9 +141,9 @@ const std::vector<Key>& keys() {
       C2AM_KEY(run.threads, at_least(0), "CPU intra-op threads; 0 = all cores"),
       C2AM_KEY(run.device, non_empty(),
                "auto (cuda:<local rank> when CUDA is available), cpu, cuda or cuda:N"),
-      C2AM_KEY(run.precision, one_of({"fp32", "bf16"}),
-               "bf16: autocast for the backbone, heads and losses in fp32"),
-      C2AM_KEY(run.channels_last, any(), "channels_last parameters and inputs"),
+      C2AM_KEY(run.precision, one_of({"auto", "fp32", "bf16"}),
+               "bf16: autocast for the backbone, heads and losses in fp32; auto: bf16 where the device has it"),
+      C2AM_KEY(run.channels_last, any(), "channels_last parameters and inputs; auto: when bf16 runs"),
       C2AM_KEY(run.cudnn_benchmark, any(), "cuDNN autotuning on CUDA"),
       C2AM_KEY(run.cuda_graphs, any(),
                "capture the whole training step in a CUDA graph after warm-up and replay it (CUDA only)"),
@@ -235,6 +239,12 @@ bool read(const toml::node& n, bool& out, std::string& got) {
   got = node_type_name(n);
   return v.has_value();
 }
+bool read(const toml::node& n, Toggle& out, std::string& got) {
+  if (auto v = n.value_exact<bool>()) return out = *v ? Toggle::kTrue : Toggle::kFalse, true;
+  if (n.value_exact<std::string>() == "auto") return out = Toggle::kAuto, true;
+  got = n.is_string() ? fmt::format("the string \"{}\"", *n.value_exact<std::string>()) : node_type_name(n);
+  return false;
+}
 bool read(const toml::node& n, std::string& out, std::string& got) {
   auto v = n.value_exact<std::string>();
   if (v) out = *v;
@@ -267,6 +277,7 @@ std::string expected(const int*) { return "an integer"; }
 std::string expected(const std::uint64_t*) { return "a non-negative integer"; }
 std::string expected(const double*) { return "a number"; }
 std::string expected(const bool*) { return "a boolean"; }
+std::string expected(const Toggle*) { return "true, false or \"auto\""; }
 std::string expected(const std::string*) { return "a string"; }
 template <std::size_t N>
 std::string expected(const std::array<int, N>*) {
@@ -282,6 +293,7 @@ std::string expected(const std::vector<double>*) { return "a non-empty array of 
 std::string toml_text(int v) { return fmt::format("{}", v); }
 std::string toml_text(std::uint64_t v) { return fmt::format("{}", v); }
 std::string toml_text(bool v) { return v ? "true" : "false"; }
+std::string toml_text(Toggle v) { return v == Toggle::kAuto ? "\"auto\"" : toml_text(v == Toggle::kTrue); }
 std::string toml_text(double v) {
   std::string s = fmt::format("{}", v);  // shortest text that reads back exactly
   if (std::isfinite(v) && s.find_first_of(".e") == std::string::npos) s += ".0";
@@ -320,6 +332,7 @@ std::string violation(const Rule& r, double v) {
 }
 std::string violation(const Rule& r, int v) { return violation(r, double(v)); }
 std::string violation(const Rule&, bool) { return ""; }
+std::string violation(const Rule&, Toggle) { return ""; }
 std::string violation(const Rule&, std::uint64_t v) {
   return v > std::uint64_t(std::numeric_limits<std::int64_t>::max()) ? "must be < 2^63" : "";
 }

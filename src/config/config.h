@@ -10,6 +10,9 @@
 
 namespace c2am::config {
 
+// A boolean setting that may be left to the hardware: true | false | "auto".
+enum class Toggle { kFalse, kTrue, kAuto };
+
 struct ModelConfig {
   std::string kind = "c2am";      // c2am | classifier (multi-label CAMs) | saliency (refined cues)
   std::string arch = "resnet50";  // resnet18 | resnet34 | resnet50 | resnet101
@@ -32,6 +35,8 @@ struct DataConfig {
   int test_crop = 448;
   int loader_threads = 0;            // 0 = same as run.threads
   std::string bad_sample = "error";  // error | skip
+  std::string resample = "pil";      // training resize: pil (bit-exact PIL bilinear) | fast (docs/data.md)
+  std::string batch_dtype = "auto";  // auto (uint8 on CUDA, float32 on the CPU) | float32 | uint8
   std::uint64_t max_pixels = 100'000'000;  // decode limit (width x height from the header); 0 = none
   std::string cues;  // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
@@ -91,8 +96,9 @@ struct RunConfig {
   std::string out = "runs/default";  // run folder: config, metrics, checkpoints
   int threads = 0;                   // CPU intra-op threads; 0 = all cores
   std::string device = "auto";       // auto (cuda:<local rank> when CUDA is available) | cpu | cuda | cuda:N
-  std::string precision = "fp32";    // fp32 | bf16 (autocast for the backbone; heads and losses in fp32)
-  bool channels_last = false;        // channels_last parameters and inputs (CUDA convolutions)
+  std::string precision = "fp32";    // auto (bf16 where the device has it) | fp32 | bf16 (autocast for the
+                                     // backbone; heads and losses in fp32); docs/training.md
+  Toggle channels_last = Toggle::kFalse;  // channels_last parameters and inputs; auto: with bf16
   bool cudnn_benchmark = true;       // cuDNN autotuning (CUDA)
   bool cuda_graphs = false;          // capture the training step once and replay it (CUDA, train/graph_step.h)
   bool tensorboard = true;           // TensorBoard event files in <out>/tb/, written by rank 0

@@ -171,6 +171,30 @@ void normalise_chw(const image::Image& rgb, const std::array<double, 3>& mean, c
   }
 }
 
+bool uint8_batches(const config::DataConfig& cfg, bool on_cuda) {
+  return cfg.batch_dtype == "uint8" || (cfg.batch_dtype == "auto" && on_cuda);
+}
+
+torch::Tensor normalise_batch(const torch::Tensor& images, const std::array<double, 3>& mean,
+                              const std::array<double, 3>& std) {
+  if (images.scalar_type() != torch::kUInt8) return images;
+  std::array<float, 3> scale{}, shift{};
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
+    shift[c] = static_cast<float>(mean[c] / std[c]);
+  }
+  const auto options = torch::TensorOptions(torch::kFloat32).device(images.device());
+  const torch::Tensor s = torch::tensor(std::vector<float>(scale.begin(), scale.end())).view({1, 3, 1, 1}).to(options);
+  const torch::Tensor t = torch::tensor(std::vector<float>(shift.begin(), shift.end())).view({1, 3, 1, 1}).to(options);
+  return images.to(torch::kFloat32).mul_(s).sub_(t);
+}
+
+void planar_chw(const image::Image& rgb, std::uint8_t* dst) {
+  const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
+  for (int c = 0; c < 3; ++c)
+    for (size_t p = 0; p < plane; ++p) dst[c * plane + p] = rgb.pixels[p * 3 + c];
+}
+
 Transform train_transform(const config::DataConfig& cfg) {
   return Transform{cfg.train_resize, cfg.train_crop, true, cfg.flip, cfg.mean, cfg.std};
 }
@@ -260,14 +284,14 @@ Batch Loader::load(int64_t batch_index) const {
 
   const int crop = transform_.crop;
   Batch batch;
-  batch.images = torch::empty(
-      {n, 3, crop, crop}, torch::TensorOptions(torch::kFloat32).pinned_memory(torch::cuda::is_available()));
+  batch.images = torch::empty({n, 3, crop, crop}, torch::TensorOptions(options_.uint8 ? torch::kUInt8 : torch::kFloat32)
+                                                      .pinned_memory(torch::cuda::is_available()));
   std::vector<char> ok(static_cast<size_t>(n), 1);
   std::vector<std::string> reasons(static_cast<size_t>(n));
   batch.sample_ids.resize(static_cast<size_t>(n));
   batch.original_sizes.resize(static_cast<size_t>(n));
   if (options_.keep_crops) batch.crops.resize(static_cast<size_t>(n));
-  float* out = batch.images.data_ptr<float>();
+  const std::size_t image_elems = static_cast<std::size_t>(3) * crop * crop;
   if (options_.targets == TargetKind::kClassPresence) {
     batch.targets = torch::zeros({n, options_.num_classes}, torch::kFloat32);
   } else if (options_.targets == TargetKind::kMask) {
@@ -305,7 +329,12 @@ Batch Loader::load(int64_t batch_index) const {
     }
     img = image::crop(img, x, y, crop, crop);
     if (flip) img = image::hflip(img);
-    normalise_chw(img, transform_.mean, transform_.std, out + i * 3 * crop * crop);
+    if (options_.uint8) {
+      planar_chw(img, batch.images.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * image_elems);
+    } else {
+      normalise_chw(img, transform_.mean, transform_.std,
+                    batch.images.data_ptr<float>() + static_cast<std::size_t>(i) * image_elems);
+    }
     if (options_.targets != TargetKind::kNone) {
       image::Image m = options_.masks(dataset_, s);
       if (m.width != stored[0] || m.height != stored[1]) {

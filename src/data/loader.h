@@ -90,7 +90,9 @@ MaskSource packed_masks();
 MaskSource png_folder_masks(const std::string& dir);
 
 struct Batch {
-  torch::Tensor images;             // n x 3 x crop x crop, float32, normalised (pinned with CUDA)
+  // n x 3 x crop x crop (pinned with CUDA): float32 normalised, or uint8 RGB
+  // with LoaderOptions::uint8 (normalise_batch turns it into the float32 one).
+  torch::Tensor images;
   torch::Tensor targets;            // see TargetKind; undefined for kNone
   std::vector<int64_t> sample_ids;  // indices into the sample list
   std::vector<std::array<int, 2>> original_sizes;  // (w, h) of each stored image (before DCT-scaled decoding)
@@ -108,6 +110,7 @@ struct LoaderOptions {
   bool drop_last = true;  // false: the last batch is short (evaluation)
   bool keep_crops = false;
   bool skip_bad = false;  // true: undecodable samples are dropped from their batch and counted
+  bool uint8 = false;     // images as uint8 RGB, normalised where they are used (normalise_batch)
   TargetKind targets = TargetKind::kNone;
   int num_classes = 20;  // kClassPresence: labels 1..num_classes
   MaskSource masks;      // kClassPresence / kMask: where label maps come from (default: packed_masks())
@@ -117,6 +120,20 @@ struct LoaderOptions {
 // (pixel / 255 - mean[c]) / std[c], the loader's own arithmetic.
 void normalise_chw(const image::Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
                    float* dst);
+
+// An RGB image into `dst` as 3 planes (CHW) of uint8, unchanged values.
+void planar_chw(const image::Image& rgb, std::uint8_t* dst);
+
+// Whether training batches are uint8 (data.batch_dtype; "auto": on CUDA,
+// where the device normalises them and the host copies 4x fewer bytes).
+bool uint8_batches(const config::DataConfig& cfg, bool on_cuda);
+
+// A uint8 batch (n x 3 x h x w) as the loader's float32 one, on its device:
+// x * (1 / (255 * std[c])) - mean[c] / std[c], the same float32 operations
+// as normalise_chw, so the result is bit-identical to the float path. A
+// float batch is returned as it is.
+torch::Tensor normalise_batch(const torch::Tensor& images, const std::array<double, 3>& mean,
+                              const std::array<double, 3>& std);
 
 // The global sample order of an epoch (a pure function of seed and epoch).
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
@@ -131,6 +148,7 @@ class Loader {
   int64_t batches_per_epoch() const;
   const std::vector<Sample>& samples() const { return dataset_.samples; }
   const Dataset& dataset() const { return dataset_; }
+  const Transform& transform() const { return transform_; }
   // Samples dropped so far under the skip policy.
   std::int64_t skipped() const { return skipped_; }
   // Starts `epoch`, skipping its first `skip_batches` batches (resume).

@@ -1,10 +1,16 @@
 #include "model/precision.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/DeviceGuard.h>
 #include <fmt/format.h>
 #include <torch/version.h>
 
 #include "util/error.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 namespace c2am::model {
 
@@ -60,6 +66,33 @@ torch::Device resolve_device(const std::string& setting, int local_rank) {
         fmt::format("run.device = \"{}\": not a CUDA device of this machine ({} found)", setting, devices));
   }
   return d;
+}
+
+bool has_native_bf16(const torch::Device& device) {
+  if (device.is_cuda()) {
+    const c10::DeviceGuard on(device);  // the hook asks about the current device
+    return at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8();
+  }
+#if defined(__x86_64__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool avx512_bf16 = __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+  const bool amx_bf16 = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0;
+  return avx512_bf16 || amx_bf16;
+#else
+  return false;
+#endif
+}
+
+Precision resolve_precision(const config::RunConfig& run, const torch::Device& device) {
+  Precision p;
+  p.bf16 = run.precision == "bf16" || (run.precision == "auto" && has_native_bf16(device));
+  p.channels_last = run.channels_last == config::Toggle::kTrue ||
+                    (run.channels_last == config::Toggle::kAuto && p.bf16);
+  return p;
+}
+
+std::string describe(const Precision& p) {
+  return fmt::format("{}{}", p.bf16 ? "bf16" : "fp32", p.channels_last ? ", channels_last" : "");
 }
 
 AutocastGuard::AutocastGuard(const torch::Device& device, bool enabled)

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "config/config.h"
 #include "model/resnet.h"
 
 namespace c2am::model {
@@ -22,6 +23,20 @@ struct Precision {
   bool bf16 = false;
   bool channels_last = false;
 };
+
+// Whether `device` computes bf16 natively: a CUDA GPU of compute capability
+// >= 8.0 (Ampere, Hopper; LibTorch's cuDNN v8 bf16 check), or an x86-64 CPU
+// with AVX512-BF16 or AMX-BF16 (CPUID). Elsewhere bf16 is emulated and slower
+// than fp32, so "auto" keeps fp32 there.
+bool has_native_bf16(const torch::Device& device);
+
+// run.precision and run.channels_last on `device`: "auto" precision is bf16
+// where has_native_bf16, else fp32; "auto" channels_last follows bf16 (the
+// layout oneDNN and cuDNN run bf16 convolutions in).
+Precision resolve_precision(const config::RunConfig& run, const torch::Device& device);
+
+// "bf16, channels_last" / "fp32" for logs and benchmark descriptions.
+std::string describe(const Precision& p);
 
 // bf16 autocast on `device`'s type for the guard's lifetime (nested guards
 // restore the previous state; the cast cache is cleared at the outermost exit).

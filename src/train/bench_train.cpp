@@ -45,6 +45,7 @@ class BenchInput {
     lo.batch_per_rank = batch;
     lo.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
     lo.seed = cfg.train.seed;
+    lo.uint8 = data::uint8_batches(cfg.data, device.is_cuda());
     task.configure_loader(lo);
     loader_ = std::make_unique<data::Loader>(data::open_split(cfg.data, "train"),
                                              data::train_transform(cfg.data), lo);
@@ -81,15 +82,16 @@ BenchTrainPoint measure(const config::Config& cfg, const BenchTrainOptions& o, i
   point.batch = batch;
   torch::manual_seed(cfg.train.seed);
   const std::unique_ptr<Task> task = make_task(cfg);
-  task->network().set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
+  const model::Precision precision = model::resolve_precision(cfg.run, device);
+  task->network().set_precision(precision);
   torch::nn::Module& net = task->net();
-  model::place(net, device, cfg.run.channels_last);
+  model::place(net, device, precision.channels_last);
   freeze_batchnorm_affine(net);
   net.train();
   Sgd sgd(net, cfg.train, task->network().head_prefix());
   TrainStep step(*task, sgd, comm, nullptr);
   step.use_cuda_graphs(cfg, device, log);
-  DeviceFeed feed(device);
+  DeviceFeed feed(device, data::train_transform(cfg.data));
   BenchInput input(cfg, o, *task, batch, threads, device);
   feed.stage(input.next());
   auto one_step = [&](std::int64_t i) {
@@ -121,11 +123,12 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   const auto comm = comm::make_communicator(comm::Context{}, cfg.dist, device);  // one process
   if (device.is_cuda()) model::set_cudnn_benchmark(cfg.run.cudnn_benchmark);
 
+  const model::Precision resolved = model::resolve_precision(cfg.run, device);  // run.precision may be "auto"
   BenchTrainResult result;
   result.device = device.str();
   result.description =
-      fmt::format("{} {} {}{}{}, {}", cfg.model.kind, cfg.model.arch, cfg.run.precision,
-                  cfg.run.channels_last ? " channels_last" : "", cfg.run.cuda_graphs ? " cuda_graphs" : "",
+      fmt::format("{} {} {}{}{}, {}", cfg.model.kind, cfg.model.arch, resolved.bf16 ? "bf16" : "fp32",
+                  resolved.channels_last ? " channels_last" : "", cfg.run.cuda_graphs ? " cuda_graphs" : "",
                   o.from_data ? fmt::format("end to end from {} (train transform {} -> {})", cfg.data.root,
                                             cfg.data.train_resize, cfg.data.train_crop)
                               : fmt::format("synthetic {}x{} tensors", o.size, o.size));

@@ -6,10 +6,12 @@ namespace c2am::train {
 
 struct DeviceFeed::Impl {
   torch::Device device;
+  data::Transform transform;  // mean and std of uint8 batches
   std::optional<data::Batch> staged;
 };
 
-DeviceFeed::DeviceFeed(const torch::Device& device) : impl_(new Impl{device, std::nullopt}) {}
+DeviceFeed::DeviceFeed(const torch::Device& device, const data::Transform& transform)
+    : impl_(new Impl{device, transform, std::nullopt}) {}
 DeviceFeed::~DeviceFeed() = default;
 
 void DeviceFeed::stage(data::Batch batch) {
@@ -23,6 +25,7 @@ void DeviceFeed::stage(data::Batch batch) {
 std::optional<data::Batch> DeviceFeed::take() {
   std::optional<data::Batch> out = std::move(impl_->staged);
   impl_->staged.reset();
+  if (out) out->images = data::normalise_batch(out->images, impl_->transform.mean, impl_->transform.std);
   return out;
 }
 

@@ -4,7 +4,9 @@
 // stream wait for the copy's event and records the tensors on it for the
 // caching allocator, so no host synchronisation is needed. On the CPU a batch
 // is used where it is. device_feed.cpp is the CPU build, device_feed_cuda.cpp
-// the CUDA one; CMake compiles the one that matches LibTorch.
+// the CUDA one; CMake compiles the one that matches LibTorch. uint8 batches
+// (LoaderOptions::uint8) are normalised by take(), on the device, with the
+// transform's mean and std (data::normalise_batch).
 #pragma once
 #include <torch/torch.h>
 
@@ -17,7 +19,7 @@ namespace c2am::train {
 
 class DeviceFeed {
  public:
-  explicit DeviceFeed(const torch::Device& device);
+  DeviceFeed(const torch::Device& device, const data::Transform& transform);
   ~DeviceFeed();
   DeviceFeed(const DeviceFeed&) = delete;
   DeviceFeed& operator=(const DeviceFeed&) = delete;

@@ -11,13 +11,14 @@ namespace c2am::train {
 
 struct DeviceFeed::Impl {
   torch::Device device;
+  data::Transform transform;  // mean and std of uint8 batches
   std::optional<c10::cuda::CUDAStream> side;  // CUDA devices only
   std::optional<data::Batch> staged;
   std::unique_ptr<at::cuda::CUDAEvent> copied;
 };
 
-DeviceFeed::DeviceFeed(const torch::Device& device)
-    : impl_(new Impl{device, std::nullopt, std::nullopt, nullptr}) {
+DeviceFeed::DeviceFeed(const torch::Device& device, const data::Transform& transform)
+    : impl_(new Impl{device, transform, std::nullopt, std::nullopt, nullptr}) {
   if (device.is_cuda()) impl_->side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
 }
 
@@ -46,6 +47,7 @@ std::optional<data::Batch> DeviceFeed::take() {
     if (out->targets.defined()) out->targets.record_stream(compute);
     impl_->copied.reset();
   }
+  if (out) out->images = data::normalise_batch(out->images, impl_->transform.mean, impl_->transform.std);
   return out;
 }
 

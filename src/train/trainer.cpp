@@ -135,6 +135,7 @@ class Run {
   const EpochEvalHook& eval_hook_;
   const int threads_;
   const torch::Device device_;
+  model::Precision precision_;  // run.precision / run.channels_last resolved on device_
   std::unique_ptr<comm::Communicator> comm_;
   std::unique_ptr<Task> task_;
   std::unique_ptr<Sgd> sgd_;
@@ -187,7 +188,8 @@ void Run::build_network() {
   torch::manual_seed(cfg_.train.seed);
   task_ = make_task(cfg_);
   model::Network& network = task_->network();
-  network.set_precision(model::Precision{cfg_.run.precision == "bf16", cfg_.run.channels_last});
+  precision_ = model::resolve_precision(cfg_.run, device_);
+  network.set_precision(precision_);
   if (eval_hook_ && cfg_.eval.every_epochs > 0 && !task_->periodic_eval()) {
     throw UsageError(fmt::format(
         "eval.every_epochs = {}: periodic WSOL evaluation needs model.kind = \"c2am\", not \"{}\"",
@@ -202,7 +204,7 @@ void Run::build_network() {
               rep.ignored.size());
     for (const auto& k : rep.unexpected) log_.warn("pretrained key not used: {}", k);
   }
-  model::place(net, device_, cfg_.run.channels_last);
+  model::place(net, device_, precision_.channels_last);
   if (device_.is_cuda()) model::set_cudnn_benchmark(cfg_.run.cudnn_benchmark);
   freeze_batchnorm_affine(net);
   if (comm_->world() > 1 && cfg_.dist.sync_batchnorm != "none") {
@@ -221,6 +223,7 @@ std::unique_ptr<data::Loader> Run::make_loader() {
   o.threads = cfg_.data.loader_threads > 0 ? cfg_.data.loader_threads : threads_;
   o.seed = cfg_.train.seed;
   o.skip_bad = cfg_.data.bad_sample == "skip";
+  o.uint8 = data::uint8_batches(cfg_.data, device_.is_cuda());
   task_->configure_loader(o);
   return std::make_unique<data::Loader>(data::open_split(cfg_.data, "train"),
                                         data::train_transform(cfg_.data), o);
@@ -287,10 +290,10 @@ void Run::announce() const {
   }
   log_.info(
       "training {} {} on {} images: {} epochs x {} steps, global batch {} ({} rank{}), {} threads per rank, "
-      "device {}, {}{}",
+      "device {}, {}",
       cfg_.model.kind, cfg_.model.arch, loader_->samples().size(), cfg_.train.epochs, steps_per_epoch_,
-      cfg_.train.batch_size, world, world == 1 ? "" : "s", threads_, device_.str(), cfg_.run.precision,
-      cfg_.run.channels_last ? ", channels_last" : "");
+      cfg_.train.batch_size, world, world == 1 ? "" : "s", threads_, device_.str(),
+      model::describe(precision_));
 }
 
 // Metrics of the steps since the last report: the loss terms summed over
@@ -357,7 +360,7 @@ void Run::save(const char* why) {
 // the run ends; false when a preemption was requested (on any rank).
 bool Run::train_epoch() {
   loader_->start_epoch(progress_.epoch, progress_.step_in_epoch);
-  DeviceFeed feed(device_);  // the next batch is copied to the device while this one trains
+  DeviceFeed feed(device_, loader_->transform());  // the next batch is copied to the device while this one trains
   auto next = [&] {
     const auto t = Clock::now();
     std::optional<data::Batch> b = loader_->next();

@@ -40,8 +40,9 @@ Inference prepare(const config::Config& cfg, const InferOptions& o, const std::s
   const config::Config& trained_cfg = in.trained.cfg;
   in.ms.scales = o.scales.empty() ? cfg.wsss.scales : o.scales;
   in.ms.device = model::resolve_device(cfg.run.device, o.local_rank);
-  in.trained.net->set_precision(model::Precision{cfg.run.precision == "bf16", cfg.run.channels_last});
-  model::place(in.trained.net->module(), in.ms.device, cfg.run.channels_last);
+  const model::Precision precision = model::resolve_precision(cfg.run, in.ms.device);
+  in.trained.net->set_precision(precision);
+  model::place(in.trained.net->module(), in.ms.device, precision.channels_last);
   in.ms.mean = cfg.data.mean;
   in.ms.std = cfg.data.std;
   in.ms.stride = 4;  // layer1

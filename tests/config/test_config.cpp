@@ -67,6 +67,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.data.test_crop, b.data.test_crop);
   EXPECT_EQ(a.data.loader_threads, b.data.loader_threads);
   EXPECT_EQ(a.data.max_pixels, b.data.max_pixels);
+  EXPECT_EQ(a.data.resample, b.data.resample);
+  EXPECT_EQ(a.data.batch_dtype, b.data.batch_dtype);
   EXPECT_EQ(a.data.mean, b.data.mean);
   EXPECT_EQ(a.data.std, b.data.std);
   EXPECT_EQ(a.train.epochs, b.train.epochs);
@@ -95,6 +97,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.run.out, b.run.out);
   EXPECT_EQ(a.run.threads, b.run.threads);
   EXPECT_EQ(a.run.cuda_graphs, b.run.cuda_graphs);
+  EXPECT_EQ(a.run.precision, b.run.precision);
+  EXPECT_EQ(a.run.channels_last, b.run.channels_last);
 }
 
 // "section.key" for every "key = value" line under a "[section]" of to_toml.
@@ -320,6 +324,28 @@ TEST(Config, InvalidChoiceListsTheAllowedValues) {
             std::string::npos);
 }
 
+// run.channels_last takes a boolean or "auto" (TOML or --set); anything
+// else names the key, what it expects and what it got.
+TEST(Config, ChannelsLastIsABooleanOrAuto) {
+  EXPECT_EQ(load({}, {"run.channels_last=auto"}).run.channels_last, Toggle::kAuto);
+  EXPECT_EQ(load({}, {"run.channels_last=true"}).run.channels_last, Toggle::kTrue);
+  EXPECT_EQ(load({write_temp("x.toml", "[run]\nchannels_last = false\n")}, {}).run.channels_last,
+            Toggle::kFalse);
+  EXPECT_EQ(load({write_temp("y.toml", "[run]\nchannels_last = \"auto\"\n")}, {}).run.channels_last,
+            Toggle::kAuto);
+  const std::string file = write_temp("z.toml", "[run]\nchannels_last = \"yes\"\n");
+  EXPECT_NE(load_error({file}).find(file + ":2: key 'run.channels_last' expects true, false or \"auto\", got "
+                                           "the string \"yes\""),
+            std::string::npos)
+      << load_error({file});
+  EXPECT_NE(load_error({}, {"run.channels_last=1"}).find("expects true, false or \"auto\", got integer"),
+            std::string::npos);
+  EXPECT_NE(load_error({}, {"run.precision=fp16"}).find("must be one of auto, fp32, bf16"), std::string::npos);
+  EXPECT_NE(load_error({}, {"data.resample=bicubic"}).find("must be one of pil, fast"), std::string::npos);
+  EXPECT_NE(load_error({}, {"data.batch_dtype=half"}).find("must be one of auto, float32, uint8"),
+            std::string::npos);
+}
+
 TEST(Config, StrideOtherThanOneOrTwoIsRejected) {
   std::string msg = load_error({}, {"model.strides=[1,2,3,1]"});
   EXPECT_NE(msg.find("model.strides = [1, 2, 3, 1]: each element must be one of 1, 2"), std::string::npos)
@@ -399,6 +425,8 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
   cfg.data.test_crop = 17;
   cfg.data.loader_threads = 5;
   cfg.data.max_pixels = 0;
+  cfg.data.resample = "fast";
+  cfg.data.batch_dtype = "uint8";
   cfg.data.mean = {-0.0, 1.0 / 3.0, 123456789.123456789};
   cfg.data.std = {5e-324, 1e300, 2.0};
   cfg.train.epochs = 123;
@@ -424,6 +452,8 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
   cfg.dist.negatives = "local";
   cfg.run.out = "runs/round trip";
   cfg.run.threads = 4;
+  cfg.run.precision = "auto";
+  cfg.run.channels_last = Toggle::kAuto;
   ASSERT_NO_THROW(validate(cfg));
 
   std::string text = to_toml(cfg);
@@ -437,7 +467,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[wsss]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 60u);
+  EXPECT_EQ(keys_of(text).size(), 62u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});

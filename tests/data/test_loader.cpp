@@ -73,10 +73,19 @@ c2am::config::DataConfig data_config(const std::string& root) {
   return dc;
 }
 
+// How the loader hands out a batch: float32 normalised by the loader, or
+// uint8 normalised afterwards (normalise_batch, as the device feed does).
+struct Mode {
+  bool uint8 = false;
+  std::string name() const { return uint8 ? "uint8" : "float32"; }
+};
+const std::vector<Mode> kModes = {Mode{false}, Mode{true}};
+
 std::vector<Batch> epoch(const std::string& root, int rank, int world, int64_t epoch_index, int64_t skip = 0,
-                         bool skip_bad = false, int threads = 2) {
+                         bool skip_bad = false, int threads = 2, const Mode& mode = {}) {
   const auto dc = data_config(root);
   LoaderOptions o;
+  o.uint8 = mode.uint8;
   o.batch_per_rank = 3;
   o.rank = rank;
   o.world = world;
@@ -104,35 +113,63 @@ TEST(Loader, RanksSeeDisjointSlicesThatCoverTheEpochWithoutTheRemainder) {
   EXPECT_EQ(total, seen.size()) << "a sample was seen by both ranks";
   EXPECT_EQ(seen.size(), 18u);  // 22 images, global batch 6: 3 batches, 4 dropped
   // Two ranks x 3 equal one rank x 6 on the same images, in the same order.
-  const auto r0 = epoch(dir, 0, 2, 1), r1 = epoch(dir, 1, 2, 1);
-  c2am::config::DataConfig dc = data_config(dir);
-  LoaderOptions o;
-  o.batch_per_rank = 6;
-  o.threads = 1;
-  o.seed = 4;
-  Loader single(open_split(dc, "train"), train_transform(dc), o);
-  single.start_epoch(1);
-  for (size_t b = 0; b < r0.size(); ++b) {
-    const auto s = single.next();
-    ASSERT_TRUE(s.has_value());
-    EXPECT_TRUE(torch::equal(s->images, torch::cat({r0[b].images, r1[b].images})));
+  for (const Mode& mode : kModes) {
+    SCOPED_TRACE(mode.name());
+    const auto r0 = epoch(dir, 0, 2, 1, 0, false, 2, mode), r1 = epoch(dir, 1, 2, 1, 0, false, 2, mode);
+    c2am::config::DataConfig dc = data_config(dir);
+    LoaderOptions o;
+    o.batch_per_rank = 6;
+    o.threads = 1;
+    o.seed = 4;
+    o.uint8 = mode.uint8;
+    Loader single(open_split(dc, "train"), train_transform(dc), o);
+    single.start_epoch(1);
+    for (size_t b = 0; b < r0.size(); ++b) {
+      const auto s = single.next();
+      ASSERT_TRUE(s.has_value());
+      EXPECT_TRUE(torch::equal(s->images, torch::cat({r0[b].images, r1[b].images})));
+    }
   }
 }
 
 TEST(Loader, ResumingMidEpochContinuesTheSameOrder) {
   const std::string dir = packed_dir("loader_resume", false);
-  const auto full = epoch(dir, 0, 1, 3);
-  const auto tail = epoch(dir, 0, 1, 3, /*skip=*/4);
-  ASSERT_EQ(full.size(), 7u);
-  ASSERT_EQ(tail.size(), 3u);
-  for (size_t i = 0; i < tail.size(); ++i) EXPECT_TRUE(torch::equal(full[i + 4].images, tail[i].images));
+  for (const Mode& mode : kModes) {
+    SCOPED_TRACE(mode.name());
+    const auto full = epoch(dir, 0, 1, 3, 0, false, 2, mode);
+    const auto tail = epoch(dir, 0, 1, 3, /*skip=*/4, false, 2, mode);
+    ASSERT_EQ(full.size(), 7u);
+    ASSERT_EQ(tail.size(), 3u);
+    for (size_t i = 0; i < tail.size(); ++i) EXPECT_TRUE(torch::equal(full[i + 4].images, tail[i].images));
+  }
 }
 
 TEST(Loader, ThreadCountDoesNotChangeBatches) {
   const std::string dir = packed_dir("loader_threads", false);
-  const auto one = epoch(dir, 0, 1, 0, 0, false, 1), four = epoch(dir, 0, 1, 0, 0, false, 4);
-  ASSERT_EQ(one.size(), four.size());
-  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i].images, four[i].images));
+  for (const Mode& mode : kModes) {
+    SCOPED_TRACE(mode.name());
+    const auto one = epoch(dir, 0, 1, 0, 0, false, 1, mode), four = epoch(dir, 0, 1, 0, 0, false, 4, mode);
+    ASSERT_EQ(one.size(), four.size());
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i].images, four[i].images));
+  }
+}
+
+// uint8 batches carry the crops' pixels; normalised (as the device feed does)
+// they are the float32 batches bit for bit (tolerance 0: the same float32
+// multiply and subtract per element).
+TEST(Loader, Uint8BatchesNormaliseToTheFloatBatchesExactly) {
+  const std::string dir = packed_dir("loader_uint8", false);
+  const auto as_float = epoch(dir, 0, 1, 2), as_uint8 = epoch(dir, 0, 1, 2, 0, false, 2, Mode{true});
+  ASSERT_EQ(as_float.size(), as_uint8.size());
+  const Transform t = train_transform(data_config(dir));
+  for (size_t i = 0; i < as_float.size(); ++i) {
+    ASSERT_EQ(as_uint8[i].images.scalar_type(), torch::kUInt8);
+    EXPECT_EQ(as_uint8[i].images.sizes(), as_float[i].images.sizes());
+    EXPECT_EQ(as_uint8[i].sample_ids, as_float[i].sample_ids);
+    EXPECT_TRUE(torch::equal(normalise_batch(as_uint8[i].images, t.mean, t.std), as_float[i].images)) << i;
+  }
+  // A float batch passes through unchanged.
+  EXPECT_TRUE(torch::equal(normalise_batch(as_float[0].images, t.mean, t.std), as_float[0].images));
 }
 
 // An epoch whose kept part (21 of 22 samples) includes sample 5, the corrupt one.

@@ -50,7 +50,7 @@ TEST(Gpu, AutocastRunsTheBackboneInBf16AndTheHeadInFp32) {
 }
 
 TEST(Gpu, TheDeviceFeedDeliversTheHostBatchOnTheDevice) {
-  train::DeviceFeed feed(kGpu);
+  train::DeviceFeed feed(kGpu, data::Transform{});
   data::Batch b;
   b.images = torch::randn({4, 3, 8, 8}).pin_memory();
   b.targets = torch::randint(0, 255, {4, 8, 8}, torch::kUInt8).pin_memory();

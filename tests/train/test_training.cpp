@@ -90,6 +90,20 @@ TEST(Trainer, FusedAndPerParameterOptimiserTrainTheSameBits) {
   expect_same_checkpoints(fused.checkpoint, per_parameter.checkpoint);
 }
 
+// data.batch_dtype = uint8 hands the step uint8 batches that the device
+// feed normalises (data::normalise_batch): the same floats as the loader's
+// own normalisation, so training writes the same checkpoint bit for bit.
+TEST(Trainer, Uint8BatchesNormalisedByTheFeedTrainTheSameBitsAsFloatBatches) {
+  c2am::util::Logger log;
+  Config cfg = tiny_config(fresh_dir("run_float_batches"), 3);
+  ASSERT_EQ(cfg.data.batch_dtype, "auto");  // float32 on the CPU
+  const auto as_float = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  cfg.run.out = fresh_dir("run_uint8_batches");
+  cfg.data.batch_dtype = "uint8";
+  const auto as_uint8 = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
+  expect_same_checkpoints(as_float.checkpoint, as_uint8.checkpoint);
+}
+
 // run.cuda_graphs on the CPU: the trainer says why there is nothing to
 // capture and trains the eager step, bit for bit.
 TEST(Trainer, CudaGraphsOnTheCpuFallBackToTheEagerStepWithAMessage) {
@@ -150,7 +164,7 @@ TEST(Trainer, Bf16AutocastAndChannelsLastTrainAndCheckpointInFp32) {
   const std::string dir = fresh_dir("run_bf16");
   Config cfg = tiny_config(dir, 3);
   cfg.run.precision = "bf16";
-  cfg.run.channels_last = true;
+  cfg.run.channels_last = c2am::config::Toggle::kTrue;
   const auto r = c2am::train::train(cfg, c2am::comm::Context{}, "", log);
   ASSERT_EQ(r.steps, 3);
   const auto ckpt = c2am::checkpoint::load_checkpoint(r.checkpoint);
