@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
+
 #include "loss/contrastive_loss.h"
 #include "model/c2am_net.h"
 #include "model/precision.h"
@@ -90,6 +92,36 @@ TEST(Precision, DeviceSettingsResolve) {
       EXPECT_NE(std::string(e.what()).find("run.device"), std::string::npos) << e.what();
     }
   }
+}
+
+// Explicit settings are taken as written; "auto" follows the device's native
+// bf16 (on this CPU: CPUID), and auto channels_last follows bf16.
+TEST(Precision, AutoFollowsTheDevicesNativeBf16) {
+  config::RunConfig run;
+  run.precision = "fp32";
+  run.channels_last = config::Toggle::kFalse;
+  Precision p = resolve_precision(run, torch::kCPU);
+  EXPECT_FALSE(p.bf16);
+  EXPECT_FALSE(p.channels_last);
+  EXPECT_EQ(describe(p), "fp32");
+  run.precision = "bf16";
+  run.channels_last = config::Toggle::kTrue;
+  p = resolve_precision(run, torch::kCPU);
+  EXPECT_TRUE(p.bf16);
+  EXPECT_TRUE(p.channels_last);
+  EXPECT_EQ(describe(p), "bf16, channels_last");
+  run.precision = "auto";
+  run.channels_last = config::Toggle::kAuto;
+  const bool native = has_native_bf16(torch::kCPU);
+  p = resolve_precision(run, torch::kCPU);
+  EXPECT_EQ(p.bf16, native);
+  EXPECT_EQ(p.channels_last, native);
+  run.channels_last = config::Toggle::kFalse;
+  EXPECT_FALSE(resolve_precision(run, torch::kCPU).channels_last);
+  run.precision = "fp32";
+  run.channels_last = config::Toggle::kAuto;
+  EXPECT_FALSE(resolve_precision(run, torch::kCPU).channels_last);
+  std::printf("this CPU %s native bf16\n", native ? "has" : "has no");
 }
 
 }  // namespace
