@@ -177,7 +177,8 @@ PackResult Packer::write_shards(int rank, int world) {
   result.images_written = static_cast<std::int64_t>(todo.size());
   const int my_shards = world == 1 ? plan.num_shards : (plan.num_shards - rank + world - 1) / world;
   log.info(
-      "pack: {} images in {} shard(s) of {}, plan {}; {}{} shard(s) complete from an earlier run, {} to write "
+      "pack: {} images in {} shard(s) of {}, plan {}; {}{} shard(s) complete from an earlier run, {} to "
+      "write "
       "with {} thread(s)",
       n, plan.num_shards, per_shard, plan.plan_id,
       world == 1 ? std::string() : fmt::format("rank {} of {} packs {} shard(s): ", rank, world, my_shards),

@@ -95,8 +95,7 @@ std::vector<std::optional<data::ManifestShard>> check_shards(
     std::vector<std::uint64_t> sums(static_cast<std::size_t>(r->size()));
     for (std::int64_t i = 0; i < r->size(); ++i) sums[static_cast<std::size_t>(i)] = r->stored_checksum(i);
     complete[static_cast<std::size_t>(index)] =
-        data::ManifestShard{fs::path(path).filename().string(), r->size(),
-                            data::shard_checksum(sums)};
+        data::ManifestShard{fs::path(path).filename().string(), r->size(), data::shard_checksum(sums)};
   }
   return complete;
 }
@@ -137,10 +136,12 @@ std::vector<std::optional<data::ManifestShard>> prepare_output(const PackOptions
     found.shards.clear();
   }
 
-  return check_shards(o, plan, found.shards, [](int) { return true; }, log);
+  const auto every_shard = [](int) { return true; };
+  return check_shards(o, plan, found.shards, every_shard, log);
 }
 
-std::vector<std::optional<data::ManifestShard>> find_complete_shards(const PackOptions& o, const ShardPlan& plan,
+std::vector<std::optional<data::ManifestShard>> find_complete_shards(const PackOptions& o,
+                                                                     const ShardPlan& plan,
                                                                      const std::function<bool(int)>& wanted,
                                                                      const util::Logger& log) {
   return check_shards(o, plan, scan_out(o.out).shards, wanted, log);

@@ -45,7 +45,8 @@ void agreed_step(comm::Communicator& comm, const char* what, Step&& step) {
   }
   const torch::Tensor statuses = comm.allgather(torch::tensor({status}, torch::kInt32));
   std::vector<int64_t> lengths;
-  const torch::Tensor text = torch::from_blob(message.data(), {static_cast<int64_t>(message.size())}, torch::kByte);
+  const torch::Tensor text =
+      torch::from_blob(message.data(), {static_cast<int64_t>(message.size())}, torch::kByte);
   const torch::Tensor messages = comm.allgather(text, &lengths);
   if (error) std::rethrow_exception(error);
   int64_t offset = 0;
@@ -88,7 +89,8 @@ int pack_over_ranks(data_prep::PackOptions o, const comm::Context& ctx) {
   const util::Logger log(ctx.rank, ctx.world);
   const auto start = std::chrono::steady_clock::now();
   if (o.threads == 0)  // the node's cores, shared by its ranks
-    o.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, ctx.local_world));
+    o.threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, ctx.local_world));
   const std::unique_ptr<comm::Communicator> comm = comm::make_mpi_communicator(ctx, kStepTimeoutS);
   std::unique_ptr<data_prep::Packer> packer;
   agreed_step(*comm, "prepare the output folder", [&] {
@@ -151,7 +153,8 @@ void add_pack(CLI::App& app, Action* action) {
   cmd->footer(
       "Example: c2am pack data/CUB_200_2011 -o data/cub-packed/train --layout cub --split train --threads 8\n"
       "Over ranks (shard k packed by rank k % R; the same bytes as one process):\n"
-      "  mpirun -np 8 c2am pack data/ILSVRC2012 -o data/imagenet-packed/train --layout imagenet --split train");
+      "  mpirun -np 8 c2am pack data/ILSVRC2012 -o data/imagenet-packed/train --layout imagenet --split "
+      "train");
   cmd->callback([o, action] {
     *action = [o] {
       reuse_freed_memory();

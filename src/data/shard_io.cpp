@@ -332,7 +332,8 @@ Hid create_memory_file(const std::string& name, std::size_t increment) {
   C2AM_H5_CHECK(H5Pset_fapl_core(fapl, increment, /*backing_store=*/0), name, "select the in-memory driver");
   Hid fcpl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_CREATE), name, "create file creation list"), H5Pclose);
   C2AM_H5_CHECK(H5Pset_obj_track_times(fcpl, 0), name, "turn off object times");  // the root group's
-  return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl, fapl), name, "create file"), H5Fclose);
+  return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl, fapl), name, "create file"),
+             H5Fclose);
 }
 
 std::string memory_file_image(hid_t file, const std::string& name) {
