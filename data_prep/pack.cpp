@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <utility>
 
 #include "data/shards.h"
 #include "data_prep/ordered_pool.h"
@@ -99,36 +100,73 @@ class Progress {
 
 std::string shard_file_name(int index) { return fmt::format("shard-{:05d}.h5", index); }
 
-PackResult pack(const PackOptions& o, const util::Logger& log) {
-  validate(o);
-  util::make_dirs(o.out);
-  const PackLock lock(o.out);  // one pack per output folder, until this run ends
-  const auto start = Clock::now();
-  const int threads =
-      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+struct Packer::State {
+  State(PackOptions options, const util::Logger& logger) : o(std::move(options)), log(logger) {}
+  PackOptions o;
+  const util::Logger& log;
+  int threads = 1;
+  SourceListing listing;
+  ShardPlan plan;
+  std::unique_ptr<PackLock> lock;
+  // Per shard, its manifest entry once known complete (prepared, found or written here).
+  std::vector<std::optional<data::ManifestShard>> shards;
+  bool prepared = false;  // `shards` holds prepare_output's answer for every shard
+};
 
+Packer::Packer(PackOptions options, const util::Logger& log)
+    : s_(std::make_unique<State>(std::move(options), log)) {
+  const PackOptions& o = s_->o;
+  validate(o);
+  s_->threads =
+      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   log.info("pack: scanning {} ({} layout, {} split)", o.source, o.layout, o.split);
-  const SourceListing listing = scan_source(o.layout, o.split, o.source);
-  const auto& records = listing.records;
+  s_->listing = scan_source(o.layout, o.split, o.source);
+  const auto& records = s_->listing.records;
   const auto n = static_cast<std::int64_t>(records.size());
   const std::int64_t per_shard = o.shard_size;
-
-  ShardPlan plan;
-  plan.plan_id = compute_plan_id(o, listing, threads);
+  ShardPlan& plan = s_->plan;
+  plan.plan_id = compute_plan_id(o, s_->listing, s_->threads);
   plan.options_json = pack_options_json(o);
   plan.num_shards = static_cast<int>((n + per_shard - 1) / per_shard);
   plan.names.resize(static_cast<std::size_t>(plan.num_shards));
   for (std::int64_t i = 0; i < n; ++i)
     plan.names[static_cast<std::size_t>(i / per_shard)].push_back(records[static_cast<std::size_t>(i)].name);
+  s_->shards.resize(static_cast<std::size_t>(plan.num_shards));
+}
 
-  std::vector<std::optional<data::ManifestShard>> shards = prepare_output(o, plan, log);
+Packer::~Packer() = default;
+
+void Packer::prepare_output() {
+  util::make_dirs(s_->o.out);
+  s_->lock = std::make_unique<PackLock>(s_->o.out);  // one pack per output folder, until this run ends
+  s_->shards = data_prep::prepare_output(s_->o, s_->plan, s_->log);
+  s_->prepared = true;
+}
+
+PackResult Packer::write_shards(int rank, int world) {
+  if (world < 1 || rank < 0 || rank >= world)
+    throw UsageError(fmt::format("pack: rank {} of a world of {} ranks", rank, world));
+  const auto start = Clock::now();
+  const PackOptions& o = s_->o;
+  const util::Logger& log = s_->log;
+  const ShardPlan& plan = s_->plan;
+  const auto& records = s_->listing.records;
+  const auto n = static_cast<std::int64_t>(records.size());
+  const std::int64_t per_shard = o.shard_size;
+  const auto mine = [rank, world](int k) { return k % world == rank; };
+  if (!s_->prepared) s_->shards = find_complete_shards(o, plan, mine, log);
+  auto& shards = s_->shards;
+
   std::vector<std::size_t> todo;  // record indices to pack, shard by shard
   PackResult result;
   result.out = o.out;
   result.plan_id = plan.plan_id;
   result.images = n;
   result.shards = plan.num_shards;
+  std::int64_t my_images = 0;
   for (int k = 0; k < plan.num_shards; ++k) {
+    if (!mine(k)) continue;
+    my_images += std::min(n, (k + 1) * per_shard) - k * per_shard;
     if (shards[static_cast<std::size_t>(k)]) {
       ++result.shards_skipped;
       continue;
@@ -137,19 +175,22 @@ PackResult pack(const PackOptions& o, const util::Logger& log) {
       todo.push_back(static_cast<std::size_t>(i));
   }
   result.images_written = static_cast<std::int64_t>(todo.size());
+  const int my_shards = world == 1 ? plan.num_shards : (plan.num_shards - rank + world - 1) / world;
   log.info(
-      "pack: {} images in {} shard(s) of {}, plan {}; {} shard(s) complete from an earlier run, {} to write "
+      "pack: {} images in {} shard(s) of {}, plan {}; {}{} shard(s) complete from an earlier run, {} to "
+      "write "
       "with {} thread(s)",
-      n, plan.num_shards, per_shard, plan.plan_id, result.shards_skipped,
-      plan.num_shards - result.shards_skipped, threads);
+      n, plan.num_shards, per_shard, plan.plan_id,
+      world == 1 ? std::string() : fmt::format("rank {} of {} packs {} shard(s): ", rank, world, my_shards),
+      result.shards_skipped, my_shards - result.shards_skipped, s_->threads);
 
   // Workers read (and re-encode); this thread writes the shards in order.
   const SampleOptions sample_options{o.reencode_max_side, o.jpeg_quality};
-  Progress progress(log, n, n - result.images_written);
+  Progress progress(log, my_images, my_images - result.images_written);
   std::unique_ptr<data::ShardWriter> writer;
   std::int64_t in_shard = 0;
   run_ordered(
-      todo.size(), threads, std::max<std::size_t>(16, 8 * static_cast<std::size_t>(threads)),
+      todo.size(), s_->threads, std::max<std::size_t>(16, 8 * static_cast<std::size_t>(s_->threads)),
       [&](std::size_t j) { return prepare_sample(records[todo[j]], sample_options); },
       [&](std::size_t j, data::PackedSample&& s) {
         const auto i = static_cast<std::int64_t>(todo[j]);
@@ -174,17 +215,40 @@ PackResult pack(const PackOptions& o, const util::Logger& log) {
         progress.add(bytes);
       });
   log.end_progress();
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
 
+void Packer::write_manifest() {
+  const PackOptions& o = s_->o;
+  auto& shards = s_->shards;
+  const auto missing = [&shards](int k) { return !shards[static_cast<std::size_t>(k)]; };
+  const std::vector<std::optional<data::ManifestShard>> found =
+      find_complete_shards(o, s_->plan, missing, s_->log);  // those other ranks wrote
+  for (std::size_t k = 0; k < shards.size(); ++k) {
+    if (!shards[k]) shards[k] = found[k];
+    if (!shards[k])
+      throw Error(fmt::format("pack: shard {} ('{}') is not complete in '{}'; no manifest written", k,
+                              shard_file_name(static_cast<int>(k)), o.out));
+  }
   data::Manifest m;
   m.layout = o.layout;
   m.split = o.split;
   m.source = fs::absolute(o.source).lexically_normal().generic_string();
-  m.plan_id = plan.plan_id;
-  m.classes = listing.classes;
-  m.options_json = plan.options_json;
-  m.count = n;
+  m.plan_id = s_->plan.plan_id;
+  m.classes = s_->listing.classes;
+  m.options_json = s_->plan.options_json;
+  m.count = static_cast<std::int64_t>(s_->listing.records.size());
   for (const auto& s : shards) m.shards.push_back(*s);
   data::write_manifest(o.out, m);
+}
+
+PackResult pack(const PackOptions& o, const util::Logger& log) {
+  const auto start = Clock::now();
+  Packer packer(o, log);
+  packer.prepare_output();
+  PackResult result = packer.write_shards(/*rank=*/0, /*world=*/1);
+  packer.write_manifest();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
 }

@@ -1,8 +1,11 @@
 // Implements: `c2am pack`: one split of a raw layout into sharded HDF5 files
 // plus manifest.json (src/data/shards.h), with parallel readers/encoders, one
-// in-order writer, optional re-encoding, and resumable, plan-checked output.
+// in-order writer, optional re-encoding, and resumable, plan-checked output;
+// over ranks, the steps of one pack (Packer) that the command runs around its
+// collectives (data_prep knows no MPI).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "util/log.h"
@@ -47,6 +50,43 @@ struct PackResult {
 // Shards of the same plan already complete in `out` are skipped, so a killed
 // run continues where it stopped. Progress goes to `log`.
 PackResult pack(const PackOptions& options, const util::Logger& log);
+
+// One pack split into the steps a job of several processes (ranks) runs, in
+// this order, with a collective between steps (src/cli/cmd_pack.cpp):
+//   every rank:  Packer p(options, log)          validate, scan, plan (reads no OUT)
+//   rank 0:      p.prepare_output()              lock OUT, clean up, resume / refuse / --force
+//   -- all ranks know step 1 succeeded --
+//   every rank:  p.write_shards(rank, world)     shards k with k % world == rank, not yet complete
+//   -- all ranks know every rank succeeded --
+//   rank 0:      p.write_manifest()              re-reads every shard's entry, writes manifest.json
+// pack() is these steps on one process. The shards and manifest do not
+// depend on `world` (each shard's bytes are fixed by the plan), so a pack
+// over ranks is byte-identical to one by one process, and any mix of runs
+// (killed, resumed, other world sizes) ends in the same files.
+class Packer {
+ public:
+  Packer(PackOptions options, const util::Logger& log);  // errors as pack()
+  ~Packer();
+  Packer(const Packer&) = delete;
+  Packer& operator=(const Packer&) = delete;
+
+  // Creates OUT and takes its lock (held until this Packer is destroyed),
+  // removes an interrupted run's temporary files, refuses another plan or
+  // with --force removes the old files. Once per job, before any write_shards.
+  void prepare_output();
+  // Writes the shards this rank owns (k % world == rank) that are not
+  // complete in OUT. The result counts this rank's work; `images` and
+  // `shards` are the whole split's.
+  PackResult write_shards(int rank, int world);
+  // Writes OUT/manifest.json from every shard's entry: those this process
+  // wrote, the others read from their files; a shard that is not complete is
+  // an Error naming it. Once per job, after every rank's write_shards.
+  void write_manifest();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
 
 // The shard file name of shard `index` ("shard-00003.h5").
 std::string shard_file_name(int index);

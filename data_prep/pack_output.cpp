@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <regex>
 
@@ -59,6 +60,46 @@ void remove_file(const std::string& path) {
   if (ec) throw IoError(fmt::format("cannot remove '{}': {}", path, ec.message()));
 }
 
+// Per shard of `plan` that `wanted` selects, the manifest entry of the shard
+// file found there when it is complete (same plan, index, count and names).
+std::vector<std::optional<data::ManifestShard>> check_shards(
+    const PackOptions& o, const ShardPlan& plan, const std::vector<std::pair<int, std::string>>& shard_files,
+    const std::function<bool(int)>& wanted, const util::Logger& log) {
+  std::vector<std::optional<data::ManifestShard>> complete(static_cast<std::size_t>(plan.num_shards));
+  for (const auto& [index, path] : shard_files) {
+    if (index < plan.num_shards && !wanted(index)) continue;
+    std::unique_ptr<data::ShardReader> r;
+    try {
+      r = std::make_unique<data::ShardReader>(path);
+    } catch (const Error& e) {
+      log.warn("{}: cannot be read ({}); it will be written again", path, e.what());
+      continue;
+    }
+    const data::ShardInfo& info = r->info();
+    if (info.plan_id != plan.plan_id)
+      changed(fmt::format("shard '{}' has plan {}, this run's plan is {}", path, info.plan_id, plan.plan_id));
+    if (index >= plan.num_shards || info.shard_index != index || info.num_shards != plan.num_shards ||
+        info.layout != o.layout || info.split != o.split) {
+      log.warn("{}: attributes (index {} of {}) do not fit this plan; it will be written again", path,
+               info.shard_index, info.num_shards);
+      continue;
+    }
+    const auto& names = plan.names[static_cast<std::size_t>(index)];
+    bool same = r->size() == static_cast<std::int64_t>(names.size());
+    for (std::int64_t i = 0; same && i < r->size(); ++i)
+      same = r->name(i) == names[static_cast<std::size_t>(i)];
+    if (!same) {
+      log.warn("{}: holds other images than this plan puts there; it will be written again", path);
+      continue;
+    }
+    std::vector<std::uint64_t> sums(static_cast<std::size_t>(r->size()));
+    for (std::int64_t i = 0; i < r->size(); ++i) sums[static_cast<std::size_t>(i)] = r->stored_checksum(i);
+    complete[static_cast<std::size_t>(index)] =
+        data::ManifestShard{fs::path(path).filename().string(), r->size(), data::shard_checksum(sums)};
+  }
+  return complete;
+}
+
 }  // namespace
 
 std::vector<std::optional<data::ManifestShard>> prepare_output(const PackOptions& o, const ShardPlan& plan,
@@ -95,39 +136,15 @@ std::vector<std::optional<data::ManifestShard>> prepare_output(const PackOptions
     found.shards.clear();
   }
 
-  std::vector<std::optional<data::ManifestShard>> complete(static_cast<std::size_t>(plan.num_shards));
-  for (const auto& [index, path] : found.shards) {
-    std::unique_ptr<data::ShardReader> r;
-    try {
-      r = std::make_unique<data::ShardReader>(path);
-    } catch (const Error& e) {
-      log.warn("{}: cannot be read ({}); it will be written again", path, e.what());
-      continue;
-    }
-    const data::ShardInfo& info = r->info();
-    if (info.plan_id != plan.plan_id)
-      changed(fmt::format("shard '{}' has plan {}, this run's plan is {}", path, info.plan_id, plan.plan_id));
-    if (index >= plan.num_shards || info.shard_index != index || info.num_shards != plan.num_shards ||
-        info.layout != o.layout || info.split != o.split) {
-      log.warn("{}: attributes (index {} of {}) do not fit this plan; it will be written again", path,
-               info.shard_index, info.num_shards);
-      continue;
-    }
-    const auto& names = plan.names[static_cast<std::size_t>(index)];
-    bool same = r->size() == static_cast<std::int64_t>(names.size());
-    for (std::int64_t i = 0; same && i < r->size(); ++i)
-      same = r->name(i) == names[static_cast<std::size_t>(i)];
-    if (!same) {
-      log.warn("{}: holds other images than this plan puts there; it will be written again", path);
-      continue;
-    }
-    std::vector<std::uint64_t> sums(static_cast<std::size_t>(r->size()));
-    for (std::int64_t i = 0; i < r->size(); ++i) sums[static_cast<std::size_t>(i)] = r->stored_checksum(i);
-    complete[static_cast<std::size_t>(index)] =
-        data::ManifestShard{fs::path(path).filename().string(), r->size(),
-                            data::shard_checksum(sums)};
-  }
-  return complete;
+  const auto every_shard = [](int) { return true; };
+  return check_shards(o, plan, found.shards, every_shard, log);
+}
+
+std::vector<std::optional<data::ManifestShard>> find_complete_shards(const PackOptions& o,
+                                                                     const ShardPlan& plan,
+                                                                     const std::function<bool(int)>& wanted,
+                                                                     const util::Logger& log) {
+  return check_shards(o, plan, scan_out(o.out).shards, wanted, log);
 }
 
 }  // namespace c2am::data_prep

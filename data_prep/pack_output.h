@@ -3,6 +3,7 @@
 // plan (refuse, or with --force remove the old shards)?
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,5 +33,13 @@ struct ShardPlan {
 std::vector<std::optional<data::ManifestShard>> prepare_output(const PackOptions& options,
                                                                const ShardPlan& plan,
                                                                const util::Logger& log);
+
+// The same answer for the shards that `wanted` selects, changing nothing in
+// `options.out` (the others are nothing): what a rank packing some shards, or
+// rank 0 writing the manifest, reads after prepare_output ran once for the job.
+std::vector<std::optional<data::ManifestShard>> find_complete_shards(const PackOptions& options,
+                                                                     const ShardPlan& plan,
+                                                                     const std::function<bool(int)>& wanted,
+                                                                     const util::Logger& log);
 
 }  // namespace c2am::data_prep
