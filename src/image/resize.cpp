@@ -11,26 +11,20 @@
 #include <cstring>
 #include <vector>
 
+#include "image/resample_coeffs.h"
 #include "util/error.h"
 
 namespace c2am::image {
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;
-
-// One output coordinate: the input range [first, first + count) and its
-// fixed-point weights.
-struct Coeffs {
-  int ksize = 0;
-  std::vector<int> first;
-  std::vector<int> count;
-  std::vector<int> weights;  // out_size * ksize
-};
+using detail::clip8;
+using detail::Coeffs;
+using detail::kPrecisionBits;
 
 // PIL's filters: support and kernel.
-struct Filter {
+struct Kernel {
   double support;
-  double (*kernel)(double);
+  double (*function)(double);
 };
 
 double bilinear_filter(double x) {
@@ -47,47 +41,8 @@ double bicubic_filter(double x) {
   return 0.0;
 }
 
-constexpr Filter kBilinear{1.0, bilinear_filter};
-constexpr Filter kBicubic{2.0, bicubic_filter};
-
-Coeffs precompute(int in_size, int out_size, const Filter& filter) {
-  const double scale = static_cast<double>(in_size) / out_size;
-  const double filter_scale = std::max(scale, 1.0);
-  const double support = filter.support * filter_scale;
-  Coeffs c;
-  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.first.resize(out_size);
-  c.count.resize(out_size);
-  c.weights.assign(static_cast<size_t>(out_size) * c.ksize, 0);
-  std::vector<double> k(c.ksize);
-  const double inv = 1.0 / filter_scale;
-  for (int xx = 0; xx < out_size; ++xx) {
-    const double center = (xx + 0.5) * scale;
-    int xmin = static_cast<int>(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    double total = 0.0;
-    for (int x = 0; x < xmax; ++x) {
-      k[x] = filter.kernel((x + xmin - center + 0.5) * inv);
-      total += k[x];
-    }
-    for (int x = 0; x < xmax; ++x) {
-      const double w = total != 0.0 ? k[x] / total : k[x];
-      const double fixed = w * (1 << kPrecisionBits);
-      c.weights[static_cast<size_t>(xx) * c.ksize + x] = static_cast<int>(w < 0 ? fixed - 0.5 : fixed + 0.5);
-    }
-    c.first[xx] = xmin;
-    c.count[xx] = xmax;
-  }
-  return c;
-}
-
-inline std::uint8_t clip8(int v) {
-  v >>= kPrecisionBits;
-  return static_cast<std::uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
-}
+constexpr Kernel kBilinearKernel{1.0, bilinear_filter};
+constexpr Kernel kBicubicKernel{2.0, bicubic_filter};
 
 // Rows [row0, row0 + out.height) of `in`, resampled horizontally into `out`.
 void resample_horizontal(const Image& in, int row0, const Coeffs& c, Image& out) {
@@ -131,12 +86,12 @@ void check_image(const Image& img, const char* op) {
                             img.channels, img.pixels.size()));
 }
 
-Image resize_with(const Image& img, int width, int height, const Filter& filter) {
+Image resize_with(const Image& img, int width, int height, Filter filter) {
   check_image(img, "resize");
   if (width <= 0 || height <= 0) throw Error(fmt::format("resize: bad target size {}x{}", width, height));
   if (width == img.width && height == img.height) return img;
-  const Coeffs horiz = precompute(img.width, width, filter);
-  const Coeffs vert = precompute(img.height, height, filter);
+  const Coeffs horiz = detail::precompute_coeffs(img.width, width, filter);
+  const Coeffs vert = detail::precompute_coeffs(img.height, height, filter);
   // Like PIL: only the input rows the vertical pass reads go through the
   // horizontal pass.
   const int row_first = vert.first.front();
@@ -160,12 +115,53 @@ Image resize_with(const Image& img, int width, int height, const Filter& filter)
 
 }  // namespace
 
+namespace detail {
+
+Coeffs precompute_coeffs(int in_size, int out_size, Filter which) {
+  const Kernel& filter = which == Filter::kBicubic ? kBicubicKernel : kBilinearKernel;
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filter_scale = std::max(scale, 1.0);
+  const double support = filter.support * filter_scale;
+  Coeffs c;
+  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  c.first.resize(out_size);
+  c.count.resize(out_size);
+  c.weights.assign(static_cast<size_t>(out_size) * c.ksize, 0);
+  c.exact.assign(static_cast<size_t>(out_size) * c.ksize, 0.0);
+  std::vector<double> k(c.ksize);
+  const double inv = 1.0 / filter_scale;
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = (xx + 0.5) * scale;
+    int xmin = static_cast<int>(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    int xmax = static_cast<int>(center + support + 0.5);
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    double total = 0.0;
+    for (int x = 0; x < xmax; ++x) {
+      k[x] = filter.function((x + xmin - center + 0.5) * inv);
+      total += k[x];
+    }
+    for (int x = 0; x < xmax; ++x) {
+      const double w = total != 0.0 ? k[x] / total : k[x];
+      const double fixed = w * (1 << kPrecisionBits);
+      c.exact[static_cast<size_t>(xx) * c.ksize + x] = w;
+      c.weights[static_cast<size_t>(xx) * c.ksize + x] = static_cast<int>(w < 0 ? fixed - 0.5 : fixed + 0.5);
+    }
+    c.first[xx] = xmin;
+    c.count[xx] = xmax;
+  }
+  return c;
+}
+
+}  // namespace detail
+
 Image resize_bilinear(const Image& img, int width, int height) {
-  return resize_with(img, width, height, kBilinear);
+  return resize_with(img, width, height, Filter::kBilinear);
 }
 
 Image resize_bicubic(const Image& img, int width, int height) {
-  return resize_with(img, width, height, kBicubic);
+  return resize_with(img, width, height, Filter::kBicubic);
 }
 
 Image resize_nearest(const Image& img, int width, int height) {

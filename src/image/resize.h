@@ -7,6 +7,9 @@
 
 namespace c2am::image {
 
+// PIL's two antialiasing filters of the separable resampler.
+enum class Filter { kBilinear, kBicubic };
+
 // Bilinear resize to (width, height), any channel count. Reproduces PIL's
 // two-pass fixed-point resampler exactly, INCLUDING its antialiasing: when
 // shrinking, the triangle filter widens by the scale factor (PIL always does
