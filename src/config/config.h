@@ -96,9 +96,9 @@ struct RunConfig {
   std::string out = "runs/default";  // run folder: config, metrics, checkpoints
   int threads = 0;                   // CPU intra-op threads; 0 = all cores
   std::string device = "auto";       // auto (cuda:<local rank> when CUDA is available) | cpu | cuda | cuda:N
-  std::string precision = "fp32";    // auto (bf16 where the device has it) | fp32 | bf16 (autocast for the
+  std::string precision = "auto";    // auto (bf16 where the device has it) | fp32 | bf16 (autocast for the
                                      // backbone; heads and losses in fp32); docs/training.md
-  Toggle channels_last = Toggle::kFalse;  // channels_last parameters and inputs; auto: with bf16
+  Toggle channels_last = Toggle::kAuto;   // channels_last parameters and inputs; auto: with bf16
   bool cudnn_benchmark = true;       // cuDNN autotuning (CUDA)
   bool cuda_graphs = false;          // capture the training step once and replay it (CUDA, train/graph_step.h)
   bool tensorboard = true;           // TensorBoard event files in <out>/tb/, written by rank 0

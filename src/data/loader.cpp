@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "data/cub_layout.h"
+#include "image/chw.h"
 #include "image/jpeg.h"
 #include "image/png.h"
 #include "image/resize.h"
@@ -161,16 +162,6 @@ MaskSource png_folder_masks(const std::string& dir) {
   };
 }
 
-void normalise_chw(const image::Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
-                   float* dst) {
-  const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
-  for (int c = 0; c < 3; ++c) {
-    const float scale = static_cast<float>(1.0 / (255.0 * std[c]));
-    const float shift = static_cast<float>(mean[c] / std[c]);
-    for (size_t p = 0; p < plane; ++p) dst[c * plane + p] = rgb.pixels[p * 3 + c] * scale - shift;
-  }
-}
-
 bool uint8_batches(const config::DataConfig& cfg, bool on_cuda) {
   return cfg.batch_dtype == "uint8" || (cfg.batch_dtype == "auto" && on_cuda);
 }
@@ -189,18 +180,18 @@ torch::Tensor normalise_batch(const torch::Tensor& images, const std::array<doub
   return images.to(torch::kFloat32).mul_(s).sub_(t);
 }
 
-void planar_chw(const image::Image& rgb, std::uint8_t* dst) {
-  const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
-  for (int c = 0; c < 3; ++c)
-    for (size_t p = 0; p < plane; ++p) dst[c * plane + p] = rgb.pixels[p * 3 + c];
-}
-
 Transform train_transform(const config::DataConfig& cfg) {
-  return Transform{cfg.train_resize, cfg.train_crop, true, cfg.flip, cfg.mean, cfg.std};
+  return Transform{cfg.train_resize,
+                   cfg.train_crop,
+                   true,
+                   cfg.flip,
+                   cfg.resample == "fast" ? image::Resample::kFast : image::Resample::kPil,
+                   cfg.mean,
+                   cfg.std};
 }
 
 Transform test_transform(const config::DataConfig& cfg) {
-  return Transform{cfg.test_resize, cfg.test_crop, false, false, cfg.mean, cfg.std};
+  return Transform{cfg.test_resize, cfg.test_crop, false, false, image::Resample::kPil, cfg.mean, cfg.std};
 }
 
 int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
@@ -316,7 +307,6 @@ Batch Loader::load(int64_t batch_index) const {
     batch.sample_ids[static_cast<size_t>(i)] = id;
     // The stored image's size (boxes are in its pixels), not the DCT-scaled decode's.
     batch.original_sizes[static_cast<size_t>(i)] = stored;
-    img = image::resize_bilinear(img, transform_.resize, transform_.resize);
     int x = 0, y = 0;
     bool flip = false;
     if (transform_.train) {
@@ -327,13 +317,14 @@ Batch Loader::load(int64_t batch_index) const {
     } else {
       x = y = centre_offset(transform_.resize, crop);
     }
-    img = image::crop(img, x, y, crop, crop);
-    if (flip) img = image::hflip(img);
+    // Resize, crop and flip in one pass over the crop window only (image/resample_window.h).
+    img = image::resize_window(img, transform_.resize, transform_.resize, image::Window{x, y, crop, crop}, flip,
+                               transform_.resample);
     if (options_.uint8) {
-      planar_chw(img, batch.images.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * image_elems);
+      image::write_chw_u8(img, batch.images.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * image_elems);
     } else {
-      normalise_chw(img, transform_.mean, transform_.std,
-                    batch.images.data_ptr<float>() + static_cast<std::size_t>(i) * image_elems);
+      image::write_chw_normalised(img, transform_.mean, transform_.std,
+                                  batch.images.data_ptr<float>() + static_cast<std::size_t>(i) * image_elems);
     }
     if (options_.targets != TargetKind::kNone) {
       image::Image m = options_.masks(dataset_, s);

@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "image/image.h"
+#include "image/resample_window.h"
 #include "data/shards.h"
 
 namespace c2am::data {
@@ -60,6 +61,7 @@ struct Transform {
   int crop = 224;    // random (train) or centre (test) crop
   bool train = true;
   bool flip = true;
+  image::Resample resample = image::Resample::kPil;  // training: data.resample; evaluation: always PIL
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
@@ -116,21 +118,13 @@ struct LoaderOptions {
   MaskSource masks;      // kClassPresence / kMask: where label maps come from (default: packed_masks())
 };
 
-// Normalises an RGB image into `dst` (3 planes of width x height, CHW):
-// (pixel / 255 - mean[c]) / std[c], the loader's own arithmetic.
-void normalise_chw(const image::Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
-                   float* dst);
-
-// An RGB image into `dst` as 3 planes (CHW) of uint8, unchanged values.
-void planar_chw(const image::Image& rgb, std::uint8_t* dst);
-
 // Whether training batches are uint8 (data.batch_dtype; "auto": on CUDA,
 // where the device normalises them and the host copies 4x fewer bytes).
 bool uint8_batches(const config::DataConfig& cfg, bool on_cuda);
 
 // A uint8 batch (n x 3 x h x w) as the loader's float32 one, on its device:
 // x * (1 / (255 * std[c])) - mean[c] / std[c], the same float32 operations
-// as normalise_chw, so the result is bit-identical to the float path. A
+// as image::write_chw_normalised, so the result is bit-identical to the float path. A
 // float batch is returned as it is.
 torch::Tensor normalise_batch(const torch::Tensor& images, const std::array<double, 3>& mean,
                               const std::array<double, 3>& std);

@@ -1,6 +1,6 @@
 // Implements: write_chw_u8 and write_chw_normalised (chw.h). One pass over the
 // pixels writing the three planes together; GCC vectorises the stride-3 loads
-// at -O3. The float expression is the same as data::normalise_chw's (no FMA
+// at -O3. The float expression is the same as data::normalise_batch's (no FMA
 // contraction under -std=c++17), so the results are bit-identical.
 #include "image/chw.h"
 

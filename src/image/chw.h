@@ -14,7 +14,7 @@ namespace c2am::image {
 void write_chw_u8(const Image& rgb, std::uint8_t* dst);
 
 // dst[c * H * W + p] = pixel * float(1 / (255 * std[c])) - float(mean[c] / std[c]),
-// in float: bit-identical to data::normalise_chw. dst holds 3 * H * W floats.
+// in float: the loader's float batches (data::normalise_batch does the same on the device). dst holds 3 * H * W floats.
 // Throws c2am::Error unless rgb is a consistent 3-channel image.
 void write_chw_normalised(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
                           float* dst);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "data/loader.h"
+#include "image/chw.h"
 #include "image/resize.h"
 #include "util/error.h"
 
@@ -33,7 +34,7 @@ torch::Tensor multiscale_maps(const MapFn& fn, const image::Image& rgb, const Mu
     const int sw = scaled_size(w, s), sh = scaled_size(h, s);
     const image::Image scaled = image::resize_bicubic(rgb, sw, sh);
     torch::Tensor x = torch::empty({2, 3, sh, sw}, torch::kFloat32);
-    data::normalise_chw(scaled, o.mean, o.std, x.data_ptr<float>());
+    image::write_chw_normalised(scaled, o.mean, o.std, x.data_ptr<float>());
     x[1].copy_(x[0].flip({-1}));
     torch::Tensor m = fn(x.to(o.device)).to(torch::kFloat32);
     if (o.negate) m = 1 - m;

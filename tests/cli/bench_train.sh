@@ -7,7 +7,7 @@ C2AM=$1 WORK=$2
 PY=/usr/bin/python3
 rm -rf "$WORK" && mkdir -p "$WORK"
 die() { echo "FAIL: $*" >&2; exit 1; }
-"$C2AM" bench train --set model.arch=resnet18 --batches 2,4 --size 64 --steps 2 --warmup 1 --threads 2 \
+"$C2AM" bench train --set model.arch=resnet18 --set run.precision=fp32 --set run.channels_last=false --batches 2,4 --size 64 --steps 2 --warmup 1 --threads 2 \
   -o "$WORK/fp32.json" > "$WORK/fp32.out" 2> "$WORK/fp32.log" || { cat "$WORK/fp32.log"; die "fp32"; }
 "$C2AM" bench train --set model.arch=resnet18 --set run.precision=bf16 --set run.channels_last=true --batches 2 \
   --size 64 --steps 2 --warmup 1 --threads 2 -o "$WORK/bf16.json" > "$WORK/bf16.out" 2> "$WORK/bf16.log" ||

@@ -452,8 +452,8 @@ TEST(Config, ToTomlRoundTripsEveryFieldExactly) {
   cfg.dist.negatives = "local";
   cfg.run.out = "runs/round trip";
   cfg.run.threads = 4;
-  cfg.run.precision = "auto";
-  cfg.run.channels_last = Toggle::kAuto;
+  cfg.run.precision = "bf16";
+  cfg.run.channels_last = Toggle::kTrue;
   ASSERT_NO_THROW(validate(cfg));
 
   std::string text = to_toml(cfg);

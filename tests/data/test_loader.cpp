@@ -77,13 +77,15 @@ c2am::config::DataConfig data_config(const std::string& root) {
 // uint8 normalised afterwards (normalise_batch, as the device feed does).
 struct Mode {
   bool uint8 = false;
-  std::string name() const { return uint8 ? "uint8" : "float32"; }
+  std::string resample = "pil";  // data.resample
+  std::string name() const { return (uint8 ? "uint8, " : "float32, ") + resample; }
 };
-const std::vector<Mode> kModes = {Mode{false}, Mode{true}};
+const std::vector<Mode> kModes = {Mode{false, "pil"}, Mode{true, "pil"}, Mode{false, "fast"}, Mode{true, "fast"}};
 
 std::vector<Batch> epoch(const std::string& root, int rank, int world, int64_t epoch_index, int64_t skip = 0,
                          bool skip_bad = false, int threads = 2, const Mode& mode = {}) {
-  const auto dc = data_config(root);
+  auto dc = data_config(root);
+  dc.resample = mode.resample;
   LoaderOptions o;
   o.uint8 = mode.uint8;
   o.batch_per_rank = 3;
@@ -117,6 +119,7 @@ TEST(Loader, RanksSeeDisjointSlicesThatCoverTheEpochWithoutTheRemainder) {
     SCOPED_TRACE(mode.name());
     const auto r0 = epoch(dir, 0, 2, 1, 0, false, 2, mode), r1 = epoch(dir, 1, 2, 1, 0, false, 2, mode);
     c2am::config::DataConfig dc = data_config(dir);
+    dc.resample = mode.resample;
     LoaderOptions o;
     o.batch_per_rank = 6;
     o.threads = 1;
@@ -152,6 +155,24 @@ TEST(Loader, ThreadCountDoesNotChangeBatches) {
     ASSERT_EQ(one.size(), four.size());
     for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i].images, four[i].images));
   }
+}
+
+// data.resample = "fast" draws the same crops and flips as "pil" and its
+// pixels are within 1 grey level of PIL's (image/resample_window.h).
+TEST(Loader, FastResampleIsWithinOneLevelOfPil) {
+  const std::string dir = packed_dir("loader_fast", false);
+  const auto pil = epoch(dir, 0, 1, 1, 0, false, 2, Mode{true, "pil"});
+  const auto fast = epoch(dir, 0, 1, 1, 0, false, 2, Mode{true, "fast"});
+  ASSERT_EQ(pil.size(), fast.size());
+  int64_t differing = 0, total = 0;
+  for (size_t i = 0; i < pil.size(); ++i) {
+    EXPECT_EQ(pil[i].sample_ids, fast[i].sample_ids);
+    const torch::Tensor d = (pil[i].images.to(torch::kInt) - fast[i].images.to(torch::kInt)).abs();
+    EXPECT_LE(d.max().item<int>(), 1) << "batch " << i;
+    differing += d.gt(0).sum().item<int64_t>();
+    total += d.numel();
+  }
+  EXPECT_LT(differing, total / 2) << "fast should round like PIL in most pixels";
 }
 
 // uint8 batches carry the crops' pixels; normalised (as the device feed does)
