@@ -4,7 +4,6 @@
 // shards (data_prep::Packer's steps) and agree after each step, so a failed
 // rank fails every rank with its error and no rank waits for it forever.
 #include <fmt/core.h>
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -61,18 +60,6 @@ void agreed_step(comm::Communicator& comm, const char* what, Step&& step) {
     }
     offset += len;
   }
-}
-
-// Pack allocates and frees buffers of up to a shard (each image read, the
-// shard's bytes, HDF5's in-memory file, its image) all the time. By default
-// glibc maps each large one fresh and unmaps it on free, so every byte costs
-// a page fault and a zeroing again: about half of pack's time on a warm page
-// cache (perf, docs/benchmarks.md). Keeping freed memory (below 512 MiB a
-// block, up to 1 GiB free) for reuse makes pack about twice as fast; the
-// peak memory stays what it was (about two shards plus the read window).
-void reuse_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 512 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void print_summary(const data_prep::PackResult& r, const std::string& split, int world) {
@@ -157,7 +144,6 @@ void add_pack(CLI::App& app, Action* action) {
       "train");
   cmd->callback([o, action] {
     *action = [o] {
-      reuse_freed_memory();
       const comm::Context& ctx = comm::context();
       if (ctx.world > 1) return pack_over_ranks(*o, ctx);
       const util::Logger log;

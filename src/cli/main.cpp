@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "comm/context.h"
 #include "util/error.h"
+#include "util/memory.h"
 
 #ifndef C2AM_VERSION
 #define C2AM_VERSION "unknown"
@@ -62,6 +63,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  c2am::util::reuse_freed_memory();  // before any large buffer (util/memory.h)
   try {
     return c2am::comm::end_process(run(argc, argv), nullptr);
   } catch (const c2am::UsageError& e) {

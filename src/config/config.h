@@ -35,7 +35,7 @@ struct DataConfig {
   int test_crop = 448;
   int loader_threads = 0;            // 0 = same as run.threads
   std::string bad_sample = "error";  // error | skip
-  std::string resample = "pil";      // training resize: pil (bit-exact PIL bilinear) | fast (docs/data.md)
+  std::string resample = "pil";      // training resize: pil (bit-exact PIL bilinear) | fast (docs/data-format.md)
   std::string batch_dtype = "auto";  // auto (uint8 on CUDA, float32 on the CPU) | float32 | uint8
   std::uint64_t max_pixels = 100'000'000;  // decode limit (width x height from the header); 0 = none
   std::string cues;  // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
