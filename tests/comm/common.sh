@@ -10,7 +10,8 @@ mkdir -p "$WORK"
 "$C2AM" synth cub "$WORK/raw" --train 64 --test 16 --seed 1 >/dev/null 2>&1
 "$C2AM" pack "$WORK/raw" -o "$WORK/data/train" --layout cub --split train >/dev/null 2>&1
 TINY=(-c "$SRC/configs/synth_demo.toml" --data "$WORK/data" --set data.train_resize=72 --set data.train_crop=64
-      --set train.batch_size=8 --set run.threads=1 --set train.log_every=1)
+      --set train.batch_size=8 --set run.threads=1 --set train.log_every=1
+      --set run.precision=fp32 --set run.channels_last=false)  # the contracts compare world sizes in fp32
 mpirun2() { "$MPIRUN" -np 2 --bind-to none "$@"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 # Waits (up to $2 s) until the command $1 prints a number >= $3, then kill -9s
