@@ -164,8 +164,10 @@ PackResult Packer::write_shards(int rank, int world) {
   result.images = n;
   result.shards = plan.num_shards;
   std::int64_t my_images = 0;
+  int my_shards = 0;
   for (int k = 0; k < plan.num_shards; ++k) {
     if (!mine(k)) continue;
+    ++my_shards;
     my_images += std::min(n, (k + 1) * per_shard) - k * per_shard;
     if (shards[static_cast<std::size_t>(k)]) {
       ++result.shards_skipped;
@@ -175,7 +177,6 @@ PackResult Packer::write_shards(int rank, int world) {
       todo.push_back(static_cast<std::size_t>(i));
   }
   result.images_written = static_cast<std::int64_t>(todo.size());
-  const int my_shards = world == 1 ? plan.num_shards : (plan.num_shards - rank + world - 1) / world;
   log.info(
       "pack: {} images in {} shard(s) of {}, plan {}; {}{} shard(s) complete from an earlier run, {} to "
       "write "

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <new>
-#include <cmath>
-#include <filesystem>
 #include <thread>
 
 #include "data/cub_layout.h"
@@ -220,15 +220,11 @@ bool uint8_batches(const config::DataConfig& cfg, bool on_cuda) {
 torch::Tensor normalise_batch(const torch::Tensor& images, const std::array<double, 3>& mean,
                               const std::array<double, 3>& std) {
   if (images.scalar_type() != torch::kUInt8) return images;
-  std::array<float, 3> scale{}, shift{};
-  for (int c = 0; c < 3; ++c) {
-    scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
-    shift[c] = static_cast<float>(mean[c] / std[c]);
-  }
-  const auto options = torch::TensorOptions(torch::kFloat32).device(images.device());
-  const torch::Tensor s = torch::tensor(std::vector<float>(scale.begin(), scale.end())).view({1, 3, 1, 1}).to(options);
-  const torch::Tensor t = torch::tensor(std::vector<float>(shift.begin(), shift.end())).view({1, 3, 1, 1}).to(options);
-  return images.to(torch::kFloat32).mul_(s).sub_(t);
+  image::Normalisation k = image::normalisation(mean, std);
+  const auto on_device = torch::TensorOptions(torch::kFloat32).device(images.device());
+  const torch::Tensor scale = torch::from_blob(k.scale.data(), {1, 3, 1, 1}, torch::kFloat32).to(on_device);
+  const torch::Tensor shift = torch::from_blob(k.shift.data(), {1, 3, 1, 1}, torch::kFloat32).to(on_device);
+  return images.to(torch::kFloat32).mul_(scale).sub_(shift);
 }
 
 Transform train_transform(const config::DataConfig& cfg) {

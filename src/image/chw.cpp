@@ -22,6 +22,15 @@ void check_rgb(const Image& rgb, const char* op) {
 
 }  // namespace
 
+Normalisation normalisation(const std::array<double, 3>& mean, const std::array<double, 3>& std) {
+  Normalisation k;
+  for (int c = 0; c < 3; ++c) {
+    k.scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
+    k.shift[c] = static_cast<float>(mean[c] / std[c]);
+  }
+  return k;
+}
+
 void write_chw_u8(const Image& rgb, std::uint8_t* dst) {
   check_rgb(rgb, "write_chw_u8");
   const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
@@ -40,11 +49,9 @@ void write_chw_normalised(const Image& rgb, const std::array<double, 3>& mean, c
                           float* dst) {
   check_rgb(rgb, "write_chw_normalised");
   const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
-  float scale[3], shift[3];
-  for (int c = 0; c < 3; ++c) {
-    scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
-    shift[c] = static_cast<float>(mean[c] / std[c]);
-  }
+  const Normalisation k = normalisation(mean, std);
+  const std::array<float, 3>& scale = k.scale;
+  const std::array<float, 3>& shift = k.shift;
   const std::uint8_t* __restrict s = rgb.pixels.data();
   float* __restrict r = dst;
   float* __restrict g = dst + plane;

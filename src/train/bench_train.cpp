@@ -77,12 +77,12 @@ class BenchInput {
 };
 
 BenchTrainPoint measure(const config::Config& cfg, const BenchTrainOptions& o, int batch, int threads,
-                        const torch::Device& device, comm::Communicator& comm, const util::Logger& log) {
+                        const torch::Device& device, const model::Precision& precision, comm::Communicator& comm,
+                        const util::Logger& log) {
   BenchTrainPoint point;
   point.batch = batch;
   torch::manual_seed(cfg.train.seed);
   const std::unique_ptr<Task> task = make_task(cfg);
-  const model::Precision precision = model::resolve_precision(cfg.run, device);
   task->network().set_precision(precision);
   torch::nn::Module& net = task->net();
   model::place(net, device, precision.channels_last);
@@ -123,12 +123,12 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   const auto comm = comm::make_communicator(comm::Context{}, cfg.dist, device);  // one process
   if (device.is_cuda()) model::set_cudnn_benchmark(cfg.run.cudnn_benchmark);
 
-  const model::Precision resolved = model::resolve_precision(cfg.run, device);  // run.precision may be "auto"
+  const model::Precision precision = model::resolve_precision(cfg.run, device);  // run.precision may be "auto"
   BenchTrainResult result;
   result.device = device.str();
   result.description =
-      fmt::format("{} {} {}{}{}, {}", cfg.model.kind, cfg.model.arch, resolved.bf16 ? "bf16" : "fp32",
-                  resolved.channels_last ? " channels_last" : "", cfg.run.cuda_graphs ? " cuda_graphs" : "",
+      fmt::format("{} {} {}{}{}, {}", cfg.model.kind, cfg.model.arch, precision.bf16 ? "bf16" : "fp32",
+                  precision.channels_last ? " channels_last" : "", cfg.run.cuda_graphs ? " cuda_graphs" : "",
                   o.from_data ? fmt::format("end to end from {} (train transform {} -> {})", cfg.data.root,
                                             cfg.data.train_resize, cfg.data.train_crop)
                               : fmt::format("synthetic {}x{} tensors", o.size, o.size));
@@ -136,7 +136,7 @@ BenchTrainResult bench_train(const config::Config& cfg, const BenchTrainOptions&
   for (int batch : o.batches) {
     BenchTrainPoint point;
     try {
-      point = measure(cfg, o, batch, threads, device, *comm, log);
+      point = measure(cfg, o, batch, threads, device, precision, *comm, log);
     } catch (const std::exception& e) {
       if (!is_out_of_memory(e)) throw;
       point.batch = batch;
