@@ -342,12 +342,14 @@ Batch Loader::load(int64_t batch_index) const {
   auto work = [&](int64_t i) {
     const int64_t id = order_[static_cast<size_t>(begin + i)];
     const Sample& s = dataset_.samples[static_cast<size_t>(id)];
-    image::Image img;
+    // The thread's buffers, reused for every image it transforms (no allocation per image).
+    thread_local image::Image decoded;
+    thread_local image::Image img;
     std::array<int, 2> stored{};
     try {
       const std::vector<std::uint8_t> bytes = dataset_.bytes(s);
-      img = image::decode_jpeg(bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored,
-                               dataset_.max_pixels);
+      image::decode_jpeg_into(decoded, bytes.data(), bytes.size(), dataset_.where(s), transform_.resize, &stored,
+                              dataset_.max_pixels);
     } catch (const Error& e) {
       if (!options_.skip_bad) throw;
       ok[static_cast<size_t>(i)] = 0;
@@ -368,8 +370,8 @@ Batch Loader::load(int64_t batch_index) const {
       x = y = centre_offset(transform_.resize, crop);
     }
     // Resize, crop and flip in one pass over the crop window only (image/resample_window.h).
-    img = image::resize_window(img, transform_.resize, transform_.resize, image::Window{x, y, crop, crop}, flip,
-                               transform_.resample);
+    image::resize_window_into(decoded, transform_.resize, transform_.resize, image::Window{x, y, crop, crop}, flip,
+                              transform_.resample, img);
     if (options_.uint8) {
       image::write_chw_u8(img, batch.images.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * image_elems);
     } else {
@@ -393,7 +395,7 @@ Batch Loader::load(int64_t batch_index) const {
         std::copy(m.pixels.begin(), m.pixels.end(), batch.targets.data_ptr<std::uint8_t>() + i * crop * crop);
       }
     }
-    if (options_.keep_crops) batch.crops[static_cast<size_t>(i)] = std::move(img);
+    if (options_.keep_crops) batch.crops[static_cast<size_t>(i)] = img;
   };
 
   util::parallel_for(static_cast<size_t>(n), options_.threads,

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "image/png.h"
 #include "util/error.h"
@@ -103,16 +104,20 @@ bool warning_is_fatal(tjhandle handle) {
 
 }  // namespace
 
-Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name_for_errors,
-                  int min_side_hint, std::array<int, 2>* stored_size, std::int64_t max_pixels) {
+void decode_jpeg_into(Image& out, const std::uint8_t* data, size_t size, const std::string& name_for_errors,
+                      int min_side_hint, std::array<int, 2>* stored_size, std::int64_t max_pixels) {
   if (looks_like_png(data, size)) {
     Image img = decode_png(data, size, name_for_errors, /*expand_palette=*/true, max_pixels);
     if (stored_size != nullptr) *stored_size = {img.width, img.height};
-    if (img.channels == 3) return img;
+    if (img.channels == 3) {
+      out = std::move(img);
+      return;
+    }
     Image rgb(img.width, img.height, 3);
     for (size_t i = 0; i < img.pixels.size(); ++i)
       rgb.pixels[3 * i] = rgb.pixels[3 * i + 1] = rgb.pixels[3 * i + 2] = img.pixels[i];
-    return rgb;
+    out = std::move(rgb);
+    return;
   }
   if (data == nullptr || size == 0)
     throw Error(fmt::format("cannot decode JPEG '{}': empty data", name_for_errors));
@@ -133,7 +138,7 @@ Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name
     tjscalingfactor best{1, 1};
     for (int i = 0; i < count; ++i) {
       const tjscalingfactor f = factors[i];
-      if (f.num > f.denom) continue;  // never upscale
+      if (f.num != 1) continue;  // 1/1, 1/2, 1/4, 1/8 only: see the header
       if (TJSCALED(width, f) < min_side_hint || TJSCALED(height, f) < min_side_hint) continue;
       if (f.num * best.denom < best.num * f.denom) best = f;
     }
@@ -143,19 +148,30 @@ Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name
 
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int channels = cmyk ? 4 : 3;
-  std::vector<std::uint8_t> buffer(static_cast<size_t>(width) * height * channels);
-  const int rc = tjDecompress2(tj, data, static_cast<unsigned long>(size), buffer.data(), width, /*pitch=*/0,
+  // Decoded into `out`'s buffer as it is: a loader thread reuses one buffer for
+  // every image (no allocation, no page faults), and libjpeg-turbo writes every byte.
+  std::vector<std::uint8_t> buffer;
+  std::vector<std::uint8_t>& pixels = cmyk ? buffer : out.pixels;
+  pixels.resize(static_cast<size_t>(width) * height * channels);
+  const int rc = tjDecompress2(tj, data, static_cast<unsigned long>(size), pixels.data(), width, /*pitch=*/0,
                                height, cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_ACCURATEDCT);
   if (rc != 0) {
     if (warning_is_fatal(tj)) throw_tj(handle, "cannot decode JPEG", name_for_errors, __FILE__, __LINE__);
     handle.discard();  // a tolerated warning: the pixels are complete; start the next file afresh
   }
-  if (cmyk) return cmyk_to_rgb(buffer, width, height);
+  if (cmyk) {
+    out = cmyk_to_rgb(buffer, width, height);
+    return;
+  }
+  out.width = width;
+  out.height = height;
+  out.channels = 3;
+}
+
+Image decode_jpeg(const std::uint8_t* data, size_t size, const std::string& name_for_errors, int min_side_hint,
+                  std::array<int, 2>* stored_size, std::int64_t max_pixels) {
   Image img;
-  img.width = width;
-  img.height = height;
-  img.channels = 3;
-  img.pixels = std::move(buffer);
+  decode_jpeg_into(img, data, size, name_for_errors, min_side_hint, stored_size, max_pixels);
   return img;
 }
 

@@ -1,8 +1,8 @@
 // Implements: resize_window (resample_window.h). The PIL path is resize.cpp's
 // two fixed-point passes restricted to the window's columns and rows; the
 // fast path runs the vertical pass first, in float, over contiguous source
-// bytes (vectorised), then the horizontal pass on pixels padded to four
-// floats so that each tap is one 4-lane multiply-add.
+// bytes (vectorised; AVX2 where the CPU has it), then the horizontal pass,
+// one 4-lane multiply-add per tap of an RGB pixel.
 #include "image/resample_window.h"
 
 #include <fmt/core.h>
@@ -14,7 +14,9 @@
 #include "image/resample_coeffs.h"
 #include "util/error.h"
 
-#if defined(__SSE2__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -39,9 +41,33 @@ void check_arguments(const Image& src, int out_w, int out_h, const Window& w) {
 // The resized image's column that window column j shows.
 inline int window_column(const Window& w, bool flip, int j) { return flip ? w.x + w.width - 1 - j : w.x + j; }
 
+// Per-thread scratch: a loader thread resamples every image with the same
+// buffers (no allocation, no page faults once they are large enough).
+struct Scratch {
+  std::vector<std::uint8_t> temp;  // kPil: the horizontal pass's rows
+  std::vector<float> hw;           // kFast: window columns' weights, ksize each (zero past count)
+  std::vector<float> pairs;        // kFast with AVX2: hw of column pairs interleaved, 8 floats a tap
+  std::vector<float> line;         // kFast: one vertically resampled row, zero-padded
+  std::vector<float> plane;        // kFast, other channel counts: one channel of `line`
+  std::vector<std::uint8_t> res;   // kFast, other channel counts: one channel's output row
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Sets `out` to a w x h x c image, reusing its buffer; every byte is written by the caller.
+void reshape(Image& out, int w, int h, int c) {
+  out.width = w;
+  out.height = h;
+  out.channels = c;
+  out.pixels.resize(static_cast<size_t>(w) * h * c);
+}
+
 // ---- kPil: resize.cpp's arithmetic, window only --------------------------------
 
-Image pil_window(const Image& src, int out_w, int out_h, const Window& win, bool flip, Filter filter) {
+void pil_window(const Image& src, int out_w, int out_h, const Window& win, bool flip, Filter filter, Image& out) {
   const int ch = src.channels;
   const bool need_h = out_w != src.width;
   const bool need_v = out_h != src.height;
@@ -55,11 +81,19 @@ Image pil_window(const Image& src, int out_w, int out_h, const Window& win, bool
     row1 = 0;
     for (int y = win.y; y < win.y + win.height; ++y) row1 = std::max(row1, vert.first[y] + vert.count[y]);
   }
-  // Horizontal pass (or column pick) over rows [row0, row1), window columns only.
-  Image temp(win.width, row1 - row0, ch);
-  for (int r = 0; r < temp.height; ++r) {
+  // Horizontal pass (or column pick) over rows [row0, row1), window columns only;
+  // straight into `out` when there is no vertical pass.
+  const size_t row_len = static_cast<size_t>(win.width) * ch;
+  std::vector<std::uint8_t>& temp = scratch().temp;
+  if (need_v) {
+    temp.resize(row_len * static_cast<size_t>(row1 - row0));
+  } else {
+    reshape(out, win.width, win.height, ch);
+  }
+  std::uint8_t* const temp_rows = need_v ? temp.data() : out.pixels.data();
+  for (int r = 0; r < row1 - row0; ++r) {
     const std::uint8_t* s = src.at(0, row0 + r);
-    std::uint8_t* d = temp.at(0, r);
+    std::uint8_t* d = temp_rows + static_cast<size_t>(r) * row_len;
     for (int j = 0; j < win.width; ++j, d += ch) {
       const int xx = window_column(win, flip, j);
       if (!need_h) {
@@ -75,42 +109,41 @@ Image pil_window(const Image& src, int out_w, int out_h, const Window& win, bool
       }
     }
   }
-  if (!need_v) return temp;
+  if (!need_v) return;
   // Vertical pass.
-  Image out(win.width, win.height, ch);
-  const size_t row_len = static_cast<size_t>(win.width) * ch;
+  reshape(out, win.width, win.height, ch);
   std::vector<int> acc(row_len);
   for (int yy = 0; yy < win.height; ++yy) {
     const int y = win.y + yy;
     std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
     const int* wt = &vert.weights[static_cast<size_t>(y) * vert.ksize];
     for (int k = 0; k < vert.count[y]; ++k) {
-      const std::uint8_t* s = temp.at(0, vert.first[y] - row0 + k);
+      const std::uint8_t* s = temp_rows + static_cast<size_t>(vert.first[y] - row0 + k) * row_len;
       const int wk = wt[k];
       for (size_t i = 0; i < row_len; ++i) acc[i] += s[i] * wk;
     }
     std::uint8_t* d = out.at(0, yy);
     for (size_t i = 0; i < row_len; ++i) d[i] = clip8(acc[i]);
   }
-  return out;
 }
 
 // ---- kFast: float, vertical pass first -----------------------------------------
-
-// One window column's taps: source pixels [first, first + count) relative to
-// the leftmost source column the window reads, float weights at w.
-struct Taps {
-  int first = 0;
-  int count = 0;
-  const float* w = nullptr;
-};
+//
+// Both passes accumulate in float in tap order, one multiply then one add per
+// tap (no FMA: none of the instruction sets below has it), so the result is
+// the same bits on every x86-64 CPU whichever code path runs.
 
 inline std::uint8_t round_to_u8(float v) {
   v = std::min(std::max(v, 0.0f), 255.0f);
   return static_cast<std::uint8_t>(v + 0.5f);
 }
 
-// line[i] = sum_k w[k] * rows[k][i] for i < n: contiguous, vectorised.
+// line[i] = sum_k w[k] * rows[k][i] for i < n: contiguous, vectorised by the
+// compiler; also built for AVX2 (8 lanes, one-instruction byte-to-int
+// widening) and chosen at run time on CPUs that have it.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void vertical_line(const std::uint8_t* const* rows, const float* w, int count, size_t n, float* line) {
   const std::uint8_t* s0 = rows[0];
   const float w0 = w[0];
@@ -122,49 +155,130 @@ void vertical_line(const std::uint8_t* const* rows, const float* w, int count, s
   }
 }
 
-// Horizontal pass of one row: `line` holds pixels of kLanes floats (channels
-// padded to kLanes), out holds `channels` bytes per pixel.
-template <int kLanes>
-void horizontal_line(const float* line, const std::vector<Taps>& taps, int channels, std::uint8_t* out) {
-  for (const Taps& t : taps) {
-    const float* p = line + static_cast<size_t>(t.first) * kLanes;
-    float acc[kLanes] = {};
-    for (int k = 0; k < t.count; ++k) {
-      const float wk = t.w[k];
-      for (int c = 0; c < kLanes; ++c) acc[c] += wk * p[k * kLanes + c];
+// Horizontal pass of one row of `channels`-float pixels: output pixel j reads
+// pixels first[j] .. first[j] + ksize - 1 of `line` with weights
+// w[j * ksize ..] (zero past the pixel's own taps; `line` is zero-padded by
+// ksize pixels). Adding a zero-weight tap leaves a sum of finite values
+// unchanged, so every output is the sum over its own taps.
+void horizontal_line(const float* line, const int* first, const float* w, int ksize, int width, int channels,
+                     std::uint8_t* out) {
+  for (int j = 0; j < width; ++j) {
+    const float* p = line + static_cast<size_t>(first[j]) * channels;
+    const float* wj = w + static_cast<size_t>(j) * ksize;
+    for (int c = 0; c < channels; ++c) {
+      float acc = 0.0f;
+      for (int k = 0; k < ksize; ++k) acc += wj[k] * p[k * channels + c];
+      out[c] = round_to_u8(acc);
     }
-    for (int c = 0; c < channels; ++c) out[c] = round_to_u8(acc[c]);
     out += channels;
   }
 }
 
 #if defined(__SSE2__)
-// The same for RGB padded to 4 floats, one SSE register per pixel (SSE2 is
-// part of x86-64, so no dispatch is needed). Rounds like round_to_u8.
-template <>
-void horizontal_line<4>(const float* line, const std::vector<Taps>& taps, int channels, std::uint8_t* out) {
+// RGB: one pixel per SSE register, read as 4 floats at a 3-float stride (the
+// fourth lane, the next pixel's red or the padding, is dropped). SSE2 is part
+// of x86-64: no dispatch needed. Rounds like round_to_u8.
+void horizontal_line_rgb(const float* line, const int* first, const float* w, int ksize, int width,
+                         std::uint8_t* out) {
   const __m128 lo = _mm_setzero_ps(), hi = _mm_set1_ps(255.0f), half = _mm_set1_ps(0.5f);
-  for (const Taps& t : taps) {
-    const float* p = line + static_cast<size_t>(t.first) * 4;
+  for (int j = 0; j < width; ++j) {
+    const float* p = line + static_cast<size_t>(first[j]) * 3;
+    const float* wj = w + static_cast<size_t>(j) * ksize;
     __m128 acc = _mm_setzero_ps();
-    for (int k = 0; k < t.count; ++k) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(t.w[k]), _mm_loadu_ps(p + 4 * k)));
+    for (int k = 0; k < ksize; ++k) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(wj[k]), _mm_loadu_ps(p + 3 * k)));
     acc = _mm_add_ps(_mm_min_ps(_mm_max_ps(acc, lo), hi), half);
     const __m128i i32 = _mm_cvttps_epi32(acc);
     const __m128i u8 = _mm_packus_epi16(_mm_packs_epi32(i32, i32), i32);
     const std::uint32_t bytes = static_cast<std::uint32_t>(_mm_cvtsi128_si32(u8));
-    std::memcpy(out, &bytes, 3);  // little-endian: R, G, B in the low bytes
-    out += channels;
+    std::memcpy(out + static_cast<size_t>(j) * 3, &bytes, 3);  // little-endian: R, G, B in the low bytes
   }
+}
+#else
+void horizontal_line_rgb(const float* line, const int* first, const float* w, int ksize, int width,
+                         std::uint8_t* out) {
+  horizontal_line(line, first, w, ksize, width, 3, out);
 }
 #endif
 
-Image fast_window(const Image& src, int out_w, int out_h, const Window& win, bool flip, Filter filter) {
+#if defined(__x86_64__) && defined(__GNUC__)
+#define C2AM_HAVE_AVX2_PATH 1
+// The RGB horizontal pass with AVX2: two output pixels per register, same
+// lanes, same operations in the same order as horizontal_line_rgb (so the
+// same bits). `pairs` holds, for each pair of output pixels (2p, 2p + 1) and
+// tap k, 8 floats: the first pixel's weight 4 times, then the second's;
+// pair_count[p]: the taps the pair needs (the larger of the two counts).
+// Compiled for AVX2 whatever the build's baseline; called only when the CPU
+// has it (cpu_has_avx2).
+// Rounds one pair's sums like round_to_u8 and writes its two RGB pixels.
+__attribute__((target("avx2"))) inline void store_pair_rgb(__m256 acc, std::uint8_t* out) {
+  acc = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(acc, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)),
+                      _mm256_set1_ps(0.5f));
+  const __m256i i32 = _mm256_cvttps_epi32(acc);
+  const __m128i a = _mm256_castsi256_si128(i32), b = _mm256_extracti128_si256(i32, 1);
+  const __m128i u8 = _mm_packus_epi16(_mm_packs_epi32(a, b), a);  // bytes r0 g0 b0 x r1 g1 b1 x
+  alignas(16) std::uint8_t bytes[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(bytes), u8);
+  std::memcpy(out, bytes, 3);
+  std::memcpy(out + 3, bytes + 4, 3);
+}
+
+// Tap k of pair p: its two pixels' 4-float loads side by side, times the weights.
+__attribute__((target("avx2"))) inline __m256 pair_term(const float* line, const int* first, const float* pairs,
+                                                        int ksize, int p, int k) {
+  const float* p0 = line + static_cast<size_t>(first[2 * p] + k) * 3;
+  const float* p1 = line + static_cast<size_t>(first[2 * p + 1] + k) * 3;
+  const __m256 px = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p0)), _mm_loadu_ps(p1), 1);
+  return _mm256_mul_ps(_mm256_loadu_ps(pairs + (static_cast<size_t>(p) * ksize + k) * 8), px);
+}
+
+__attribute__((target("avx2"))) void horizontal_line_rgb_avx2(const float* line, const int* first,
+                                                               const float* pairs, const int* pair_count,
+                                                               const float* w, int ksize, int width,
+                                                               std::uint8_t* out) {
+  const int n_pairs = width / 2;
+  int p = 0;
+  // Four pairs at a time: four independent sums keep the adder busy (one sum
+  // alone waits for each add's latency); each lane still adds its taps in order.
+  for (; p + 3 < n_pairs; p += 4) {
+    const int taps = std::max(std::max(pair_count[p], pair_count[p + 1]), std::max(pair_count[p + 2], pair_count[p + 3]));
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < taps; ++k) {
+      a0 = _mm256_add_ps(a0, pair_term(line, first, pairs, ksize, p, k));
+      a1 = _mm256_add_ps(a1, pair_term(line, first, pairs, ksize, p + 1, k));
+      a2 = _mm256_add_ps(a2, pair_term(line, first, pairs, ksize, p + 2, k));
+      a3 = _mm256_add_ps(a3, pair_term(line, first, pairs, ksize, p + 3, k));
+    }
+    store_pair_rgb(a0, out + static_cast<size_t>(p) * 6);
+    store_pair_rgb(a1, out + static_cast<size_t>(p + 1) * 6);
+    store_pair_rgb(a2, out + static_cast<size_t>(p + 2) * 6);
+    store_pair_rgb(a3, out + static_cast<size_t>(p + 3) * 6);
+  }
+  for (; p < n_pairs; ++p) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int k = 0; k < pair_count[p]; ++k) acc = _mm256_add_ps(acc, pair_term(line, first, pairs, ksize, p, k));
+    store_pair_rgb(acc, out + static_cast<size_t>(p) * 6);
+  }
+  const int j = 2 * n_pairs;
+  if (j < width)  // an odd last pixel
+    horizontal_line_rgb(line, first + j, w + static_cast<size_t>(j) * ksize, ksize, 1, out + static_cast<size_t>(j) * 3);
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+void fast_window(const Image& src, int out_w, int out_h, const Window& win, bool flip, Filter filter, Image& out) {
   const int ch = src.channels;
   const Coeffs horiz = detail::precompute_coeffs(src.width, out_w, filter);
   const Coeffs vert = detail::precompute_coeffs(src.height, out_h, filter);
-  // Float weights: the window's columns (in output order, flip applied), then its rows.
-  std::vector<float> hw(static_cast<size_t>(win.width) * horiz.ksize);
-  std::vector<Taps> taps(static_cast<size_t>(win.width));
+  const int ksize = horiz.ksize;
+  Scratch& sc = scratch();
+  // Float weights of the window's columns (in output order, flip applied),
+  // ksize each, zero past the column's own taps; first pixel relative to col0.
+  std::vector<int> first(static_cast<size_t>(win.width));
+  sc.hw.assign(static_cast<size_t>(win.width) * ksize, 0.0f);
   int col0 = src.width, col1 = 0;
   for (int j = 0; j < win.width; ++j) {
     const int xx = window_column(win, flip, j);
@@ -173,19 +287,38 @@ Image fast_window(const Image& src, int out_w, int out_h, const Window& win, boo
   }
   for (int j = 0; j < win.width; ++j) {
     const int xx = window_column(win, flip, j);
-    float* w = &hw[static_cast<size_t>(j) * horiz.ksize];
+    float* w = &sc.hw[static_cast<size_t>(j) * ksize];
     for (int k = 0; k < horiz.count[xx]; ++k)
-      w[k] = static_cast<float>(horiz.exact[static_cast<size_t>(xx) * horiz.ksize + k]);
-    taps[static_cast<size_t>(j)] = Taps{horiz.first[xx] - col0, horiz.count[xx], w};
+      w[k] = static_cast<float>(horiz.exact[static_cast<size_t>(xx) * ksize + k]);
+    first[static_cast<size_t>(j)] = horiz.first[xx] - col0;
   }
+#if defined(C2AM_HAVE_AVX2_PATH)
+  const bool avx2 = ch == 3 && cpu_has_avx2();
+  std::vector<int> pair_count;
+  if (avx2) {  // the weights of each pair of window columns, interleaved (horizontal_line_rgb_avx2)
+    sc.pairs.assign(static_cast<size_t>(win.width / 2) * ksize * 8, 0.0f);
+    pair_count.resize(static_cast<size_t>(win.width / 2));
+    for (int j = 0; j + 1 < win.width; j += 2) {
+      pair_count[static_cast<size_t>(j / 2)] =
+          std::max(horiz.count[window_column(win, flip, j)], horiz.count[window_column(win, flip, j + 1)]);
+      for (int k = 0; k < ksize; ++k) {
+        float* q = &sc.pairs[(static_cast<size_t>(j / 2) * ksize + k) * 8];
+        std::fill(q, q + 4, sc.hw[static_cast<size_t>(j) * ksize + k]);
+        std::fill(q + 4, q + 8, sc.hw[static_cast<size_t>(j + 1) * ksize + k]);
+      }
+    }
+  }
+#endif
   std::vector<float> vw(static_cast<size_t>(vert.ksize));
   std::vector<const std::uint8_t*> rows(static_cast<size_t>(vert.ksize));
 
   const int span = col1 - col0;
   const size_t n = static_cast<size_t>(span) * ch;
-  std::vector<float> line(n);
-  std::vector<float> padded(ch == 3 ? static_cast<size_t>(span) * 4 : 0);
-  Image out(win.width, win.height, ch);
+  // Zero padding: ksize pixels for the zero-weight taps past a column's own,
+  // plus one float for the RGB path's 4-float load of the last pixel.
+  sc.line.assign(n + static_cast<size_t>(ksize) * ch + 1, 0.0f);
+  float* const line = sc.line.data();
+  reshape(out, win.width, win.height, ch);
   for (int yy = 0; yy < win.height; ++yy) {
     const int y = win.y + yy;
     const int count = vert.count[y];
@@ -193,39 +326,50 @@ Image fast_window(const Image& src, int out_w, int out_h, const Window& win, boo
       vw[static_cast<size_t>(k)] = static_cast<float>(vert.exact[static_cast<size_t>(y) * vert.ksize + k]);
       rows[static_cast<size_t>(k)] = src.at(col0, vert.first[y] + k);
     }
-    vertical_line(rows.data(), vw.data(), count, n, line.data());
+    vertical_line(rows.data(), vw.data(), count, n, line);
     std::uint8_t* d = out.at(0, yy);
     if (ch == 3) {
-      for (int p = 0; p < span; ++p) {
-        padded[static_cast<size_t>(p) * 4 + 0] = line[static_cast<size_t>(p) * 3 + 0];
-        padded[static_cast<size_t>(p) * 4 + 1] = line[static_cast<size_t>(p) * 3 + 1];
-        padded[static_cast<size_t>(p) * 4 + 2] = line[static_cast<size_t>(p) * 3 + 2];
-        padded[static_cast<size_t>(p) * 4 + 3] = 0.0f;
+#if defined(C2AM_HAVE_AVX2_PATH)
+      if (avx2) {
+        horizontal_line_rgb_avx2(line, first.data(), sc.pairs.data(), pair_count.data(), sc.hw.data(), ksize,
+                                 win.width, d);
+        continue;
       }
-      horizontal_line<4>(padded.data(), taps, 3, d);
+#endif
+      horizontal_line_rgb(line, first.data(), sc.hw.data(), ksize, win.width, d);
     } else if (ch == 1) {
-      horizontal_line<1>(line.data(), taps, 1, d);
+      horizontal_line(line, first.data(), sc.hw.data(), ksize, win.width, 1, d);
     } else {
       // Any other channel count: one channel at a time through a strided copy.
-      std::vector<float> plane(static_cast<size_t>(span));
-      std::vector<std::uint8_t> res(static_cast<size_t>(win.width));
+      sc.plane.assign(static_cast<size_t>(span + ksize), 0.0f);
+      sc.res.resize(static_cast<size_t>(win.width));
       for (int c = 0; c < ch; ++c) {
-        for (int p = 0; p < span; ++p) plane[static_cast<size_t>(p)] = line[static_cast<size_t>(p) * ch + c];
-        horizontal_line<1>(plane.data(), taps, 1, res.data());
-        for (int j = 0; j < win.width; ++j) d[static_cast<size_t>(j) * ch + c] = res[static_cast<size_t>(j)];
+        for (int p = 0; p < span; ++p) sc.plane[static_cast<size_t>(p)] = line[static_cast<size_t>(p) * ch + c];
+        horizontal_line(sc.plane.data(), first.data(), sc.hw.data(), ksize, win.width, 1, sc.res.data());
+        for (int j = 0; j < win.width; ++j) d[static_cast<size_t>(j) * ch + c] = sc.res[static_cast<size_t>(j)];
       }
     }
   }
-  return out;
 }
 
 }  // namespace
 
+void resize_window_into(const Image& src, int out_w, int out_h, Window window, bool flip, Resample mode, Image& out,
+                        Filter filter) {
+  check_arguments(src, out_w, out_h, window);
+  if (&out == &src) throw Error("resize_window_into: the output must not be the source image");
+  if (mode == Resample::kPil) {
+    pil_window(src, out_w, out_h, window, flip, filter, out);
+  } else {
+    fast_window(src, out_w, out_h, window, flip, filter, out);
+  }
+}
+
 Image resize_window(const Image& src, int out_w, int out_h, Window window, bool flip, Resample mode,
                     Filter filter) {
-  check_arguments(src, out_w, out_h, window);
-  return mode == Resample::kPil ? pil_window(src, out_w, out_h, window, flip, filter)
-                                : fast_window(src, out_w, out_h, window, flip, filter);
+  Image out;
+  resize_window_into(src, out_w, out_h, window, flip, mode, out, filter);
+  return out;
 }
 
 }  // namespace c2am::image

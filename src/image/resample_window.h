@@ -37,4 +37,10 @@ struct Window {
 Image resize_window(const Image& src, int out_w, int out_h, Window window, bool flip, Resample mode,
                     Filter filter = Filter::kBilinear);
 
+// The same into `out` (not `src`), reusing its buffer and the calling
+// thread's scratch buffers: no allocation once they are large enough (the
+// loader's threads resample every image this way).
+void resize_window_into(const Image& src, int out_w, int out_h, Window window, bool flip, Resample mode, Image& out,
+                        Filter filter = Filter::kBilinear);
+
 }  // namespace c2am::image

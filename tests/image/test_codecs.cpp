@@ -65,7 +65,7 @@ TEST(Jpeg, GreyJpegDecodesToThreeEqualChannels) {
   }
 }
 
-TEST(Jpeg, ScaledDecodePicksSmallestFactorKeepingBothSidesAboveHint) {
+TEST(Jpeg, ScaledDecodePicksSmallestPowerOfTwoFactorKeepingBothSidesAboveHint) {
   const auto bytes = encode_jpeg(gradient(400, 300), 90);
   auto size_for = [&](int hint) {
     const Image img = decode(bytes, hint);
@@ -73,11 +73,26 @@ TEST(Jpeg, ScaledDecodePicksSmallestFactorKeepingBothSidesAboveHint) {
   };
   EXPECT_EQ(size_for(0), std::make_pair(400, 300));
   EXPECT_EQ(size_for(70), std::make_pair(100, 75));     // 1/4
-  EXPECT_EQ(size_for(80), std::make_pair(150, 113));    // 3/8 (1/4 gives 75 < 80)
+  EXPECT_EQ(size_for(80), std::make_pair(200, 150));    // 1/2 (1/4 gives 75 < 80; 3/8 is not used)
+  EXPECT_EQ(size_for(250), std::make_pair(400, 300));   // 1/1 (7/8 would fit, but decodes slower than 1/1)
   EXPECT_EQ(size_for(30), std::make_pair(50, 38));      // 1/8
   EXPECT_EQ(size_for(1000), std::make_pair(400, 300));  // never upscales
   const Image scaled = decode(bytes, 70);
   EXPECT_GT(psnr(resize_bilinear(gradient(400, 300), 100, 75), scaled), 25.0);
+}
+
+TEST(Jpeg, DecodingIntoAReusedImageEqualsAFreshDecode) {
+  const auto big = encode_jpeg(gradient(400, 300), 90);
+  const auto small = encode_jpeg(gradient(64, 48), 90);
+  Image reused;
+  for (const auto* bytes : {&big, &small, &big}) {
+    decode_jpeg_into(reused, bytes->data(), bytes->size(), "test.jpg");
+    const Image fresh = decode(*bytes);
+    EXPECT_EQ(reused.width, fresh.width);
+    EXPECT_EQ(reused.height, fresh.height);
+    EXPECT_EQ(reused.channels, 3);
+    EXPECT_EQ(reused.pixels, fresh.pixels);
+  }
 }
 
 TEST(Jpeg, CorruptDataThrowsNamingTheSample) {

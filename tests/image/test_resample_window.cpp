@@ -3,6 +3,7 @@
 // and of the CHW writers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "common/error_message.h"
 #include "image/chw.h"
 #include "image/jpeg.h"
+#include "image/resample_coeffs.h"
 #include "image/resample_window.h"
 #include "image/resize.h"
 #include "util/error.h"
@@ -172,6 +174,83 @@ TEST(ResizeWindow, OtherChannelCountsWorkInFastMode) {
     EXPECT_EQ(got.channels, channels);
     EXPECT_LE(difference(got, pil_reference(src, 30, 50, w, true, Filter::kBilinear)).max, 1) << channels;
   }
+}
+
+// kFast's arithmetic written out plainly (resample_window.cpp): vertical pass
+// in float over the source rows, tap by tap, then the horizontal pass, tap by
+// tap from zero, then clamp and round half up. The library's vectorised code
+// (SSE2, or AVX2 chosen at run time) must give exactly these bits, so the
+// result does not depend on which CPU runs it.
+Image fast_reference(const Image& src, int out_w, int out_h, Window win, bool flip) {
+  const detail::Coeffs h = detail::precompute_coeffs(src.width, out_w, Filter::kBilinear);
+  const detail::Coeffs v = detail::precompute_coeffs(src.height, out_h, Filter::kBilinear);
+  const int ch = src.channels;
+  Image out(win.width, win.height, ch);
+  std::vector<float> line(static_cast<size_t>(src.width) * ch);
+  for (int yy = 0; yy < win.height; ++yy) {
+    const int y = win.y + yy;
+    for (size_t i = 0; i < line.size(); ++i) {
+      float acc = 0.0f;
+      for (int k = 0; k < v.count[y]; ++k) {
+        const float wk = static_cast<float>(v.exact[static_cast<size_t>(y) * v.ksize + k]);
+        const float term = wk * static_cast<float>(src.pixels[static_cast<size_t>(v.first[y] + k) * line.size() + i]);
+        acc = k == 0 ? term : acc + term;
+      }
+      line[i] = acc;
+    }
+    for (int j = 0; j < win.width; ++j) {
+      const int xx = flip ? win.x + win.width - 1 - j : win.x + j;
+      for (int c = 0; c < ch; ++c) {
+        float acc = 0.0f;
+        for (int k = 0; k < h.count[xx]; ++k) {
+          const float wk = static_cast<float>(h.exact[static_cast<size_t>(xx) * h.ksize + k]);
+          acc += wk * line[static_cast<size_t>(h.first[xx] + k) * ch + c];
+        }
+        acc = std::min(std::max(acc, 0.0f), 255.0f);
+        out.at(j, yy)[c] = static_cast<std::uint8_t>(acc + 0.5f);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(ResizeWindow, FastModeGivesTheSameBitsAsItsPlainArithmeticOnAnyCpu) {
+  std::mt19937 rng(31);
+  std::uniform_int_distribution<int> size(2, 120);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int channels = trial % 4 == 3 ? 1 : 3;
+    const Image src = random_image(rng, size(rng), size(rng), channels);
+    const int out_w = size(rng), out_h = size(rng);
+    const Window w = random_window(rng, out_w, out_h);
+    const bool flip = trial % 2 == 0;
+    ASSERT_EQ(resize_window(src, out_w, out_h, w, flip, Resample::kFast).pixels,
+              fast_reference(src, out_w, out_h, w, flip).pixels)
+        << "trial " << trial << ": " << src.width << "x" << src.height << "x" << channels << " -> " << out_w << "x"
+        << out_h;
+  }
+  const Image photo = photo_like(500, 375, 6);  // the loader's case: a full-size decode, resize 256, crop 224
+  EXPECT_EQ(resize_window(photo, 256, 256, {17, 9, 224, 224}, true, Resample::kFast).pixels,
+            fast_reference(photo, 256, 256, {17, 9, 224, 224}, true).pixels);
+}
+
+TEST(ResizeWindow, AReusedOutputImageEqualsAFreshOne) {
+  std::mt19937 rng(8);
+  Image reused;
+  for (int trial = 0; trial < 40; ++trial) {
+    const int channels = trial % 3 == 2 ? 1 : 3;
+    const Image src = random_image(rng, 20 + trial * 3, 90 - trial, channels);
+    const int out = 16 + (trial * 7) % 50;
+    const Window w = random_window(rng, out, out);
+    const Resample mode = trial % 2 == 0 ? Resample::kPil : Resample::kFast;
+    resize_window_into(src, out, out, w, trial % 5 == 0, mode, reused);
+    const Image fresh = resize_window(src, out, out, w, trial % 5 == 0, mode);
+    ASSERT_EQ(reused.width, fresh.width);
+    ASSERT_EQ(reused.height, fresh.height);
+    ASSERT_EQ(reused.channels, fresh.channels);
+    ASSERT_EQ(reused.pixels, fresh.pixels) << "trial " << trial;
+  }
+  Image same = random_image(rng, 10, 10, 3);
+  EXPECT_THROW(resize_window_into(same, 8, 8, {0, 0, 8, 8}, false, Resample::kFast, same), Error);
 }
 
 TEST(ResizeWindow, WindowsOutsideTheResizedImageAreRejectedWithTheirGeometry) {
