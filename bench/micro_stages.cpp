@@ -1,6 +1,7 @@
 // Implements: Google Benchmark micro-benchmarks of the training loader's
 // per-sample stages on one realistic image (a 500x375 q90 JPEG of photo-like
-// synthetic content): DCT-scaled decode, the resample (PIL full image, PIL
+// synthetic content): the decode (DCT-scaled as the loader does: full size
+// for 500x375 and a 256 resize), the resample (PIL full image, PIL
 // window, fast window), crop + flip (copies vs folded into the window), the
 // normalised and uint8 CHW writes, and the whole old and new paths. Before
 // the timings it prints kFast's difference from PIL over a set of images
@@ -62,7 +63,8 @@ const std::vector<std::uint8_t>& jpeg_bytes() {
   return bytes;
 }
 
-// The loader's decode: DCT-scaled so that both sides stay >= 256 (500x375 -> 375x281).
+// The loader's decode: DCT-scaled (1/2, 1/4, 1/8) only where both sides stay >= 256
+// (image/jpeg.h), so a 500x375 image is decoded at full size.
 Image decode_scaled(const std::vector<std::uint8_t>& bytes) {
   return decode_jpeg(bytes.data(), bytes.size(), "bench.jpg", kResize);
 }

@@ -27,6 +27,10 @@ struct Coeffs {
 // widens by the scale factor when shrinking).
 Coeffs precompute_coeffs(int in_size, int out_size, Filter filter);
 
+// Tests only: true makes the fast window path use its baseline (SSE2) code
+// even where the CPU has AVX2, so both paths can be checked on one machine.
+void force_baseline_simd(bool on);
+
 // PIL's clip8: drop the fraction bits of a rounded accumulator, saturate.
 inline std::uint8_t clip8(int v) {
   v >>= kPrecisionBits;

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -202,13 +203,6 @@ void horizontal_line_rgb(const float* line, const int* first, const float* w, in
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define C2AM_HAVE_AVX2_PATH 1
-// The RGB horizontal pass with AVX2: two output pixels per register, same
-// lanes, same operations in the same order as horizontal_line_rgb (so the
-// same bits). `pairs` holds, for each pair of output pixels (2p, 2p + 1) and
-// tap k, 8 floats: the first pixel's weight 4 times, then the second's;
-// pair_count[p]: the taps the pair needs (the larger of the two counts).
-// Compiled for AVX2 whatever the build's baseline; called only when the CPU
-// has it (cpu_has_avx2).
 // Rounds one pair's sums like round_to_u8 and writes its two RGB pixels.
 __attribute__((target("avx2"))) inline void store_pair_rgb(__m256 acc, std::uint8_t* out) {
   acc = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(acc, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)),
@@ -231,6 +225,13 @@ __attribute__((target("avx2"))) inline __m256 pair_term(const float* line, const
   return _mm256_mul_ps(_mm256_loadu_ps(pairs + (static_cast<size_t>(p) * ksize + k) * 8), px);
 }
 
+// The RGB horizontal pass with AVX2: two output pixels per register, same
+// lanes, same operations in the same order as horizontal_line_rgb (so the
+// same bits). `pairs` holds, for each pair of output pixels (2p, 2p + 1) and
+// tap k, 8 floats: the first pixel's weight 4 times, then the second's;
+// pair_count[p]: the taps the pair needs (the larger of the two counts).
+// Compiled for AVX2 whatever the build's baseline; called only when the CPU
+// has it (cpu_has_avx2).
 __attribute__((target("avx2"))) void horizontal_line_rgb_avx2(const float* line, const int* first,
                                                                const float* pairs, const int* pair_count,
                                                                const float* w, int ksize, int width,
@@ -263,9 +264,11 @@ __attribute__((target("avx2"))) void horizontal_line_rgb_avx2(const float* line,
     horizontal_line_rgb(line, first + j, w + static_cast<size_t>(j) * ksize, ksize, 1, out + static_cast<size_t>(j) * 3);
 }
 
+std::atomic<bool> baseline_forced{false};  // detail::force_baseline_simd
+
 bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
-  return has;
+  return has && !baseline_forced.load(std::memory_order_relaxed);
 }
 #endif
 
@@ -353,6 +356,14 @@ void fast_window(const Image& src, int out_w, int out_h, const Window& win, bool
 }
 
 }  // namespace
+
+void detail::force_baseline_simd(bool on) {
+#if defined(C2AM_HAVE_AVX2_PATH)
+  baseline_forced.store(on, std::memory_order_relaxed);
+#else
+  (void)on;
+#endif
+}
 
 void resize_window_into(const Image& src, int out_w, int out_h, Window window, bool flip, Resample mode, Image& out,
                         Filter filter) {

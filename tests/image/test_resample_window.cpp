@@ -217,7 +217,8 @@ Image fast_reference(const Image& src, int out_w, int out_h, Window win, bool fl
 TEST(ResizeWindow, FastModeGivesTheSameBitsAsItsPlainArithmeticOnAnyCpu) {
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> size(2, 120);
-  for (int trial = 0; trial < 200; ++trial) {
+  for (int trial = 0; trial < 300; ++trial) {
+    detail::force_baseline_simd(trial % 3 == 2);  // the SSE2 path too, where the CPU would take AVX2
     const int channels = trial % 4 == 3 ? 1 : 3;
     const Image src = random_image(rng, size(rng), size(rng), channels);
     const int out_w = size(rng), out_h = size(rng);
@@ -229,8 +230,13 @@ TEST(ResizeWindow, FastModeGivesTheSameBitsAsItsPlainArithmeticOnAnyCpu) {
         << out_h;
   }
   const Image photo = photo_like(500, 375, 6);  // the loader's case: a full-size decode, resize 256, crop 224
-  EXPECT_EQ(resize_window(photo, 256, 256, {17, 9, 224, 224}, true, Resample::kFast).pixels,
-            fast_reference(photo, 256, 256, {17, 9, 224, 224}, true).pixels);
+  for (bool baseline : {false, true}) {
+    detail::force_baseline_simd(baseline);
+    EXPECT_EQ(resize_window(photo, 256, 256, {17, 9, 224, 224}, true, Resample::kFast).pixels,
+              fast_reference(photo, 256, 256, {17, 9, 224, 224}, true).pixels)
+        << "baseline " << baseline;
+  }
+  detail::force_baseline_simd(false);
 }
 
 TEST(ResizeWindow, AReusedOutputImageEqualsAFreshOne) {
