@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "util/error.h"
@@ -334,6 +335,81 @@ Hid create_memory_file(const std::string& name, std::size_t increment) {
   C2AM_H5_CHECK(H5Pset_obj_track_times(fcpl, 0), name, "turn off object times");  // the root group's
   return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl, fapl), name, "create file"),
              H5Fclose);
+}
+
+namespace {
+
+// The calling thread's image buffer for create_reusable_memory_file: the core
+// driver's allocation callbacks hand it out and take it back, never free it.
+struct ImageArena {
+  unsigned char* data = nullptr;
+  std::size_t capacity = 0;
+  bool in_use = false;
+};
+
+ImageArena& arena() {
+  thread_local ImageArena a;
+  return a;
+}
+
+// Grows (never shrinks) the arena to `size` bytes, keeping its contents.
+void* arena_realloc(void* ptr, std::size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
+  auto& a = *static_cast<ImageArena*>(udata);
+  if (ptr == nullptr) {  // a new file's first allocation
+    if (a.in_use) return nullptr;  // a second open file in this thread: HDF5 reports no memory
+    a.in_use = true;
+  } else if (ptr != a.data) {
+    return nullptr;
+  }
+  if (size > a.capacity) {
+    auto* grown = static_cast<unsigned char*>(std::malloc(size));
+    if (grown == nullptr) return nullptr;
+    if (a.data != nullptr && ptr != nullptr) std::memcpy(grown, a.data, a.capacity);
+    std::free(a.data);
+    a.data = grown;
+    a.capacity = size;
+  }
+  return a.data;
+}
+
+void* arena_malloc(std::size_t size, H5FD_file_image_op_t op, void* udata) {
+  return arena_realloc(nullptr, size, op, udata);
+}
+
+void* arena_memcpy(void* dest, const void* src, std::size_t size, H5FD_file_image_op_t /*op*/, void* /*udata*/) {
+  return std::memcpy(dest, src, size);
+}
+
+herr_t arena_free(void* ptr, H5FD_file_image_op_t /*op*/, void* udata) {
+  auto& a = *static_cast<ImageArena*>(udata);
+  if (ptr == a.data) a.in_use = false;  // kept for the next file
+  return 0;
+}
+
+void* arena_udata_copy(void* udata) { return udata; }
+herr_t arena_udata_free(void* /*udata*/) { return 0; }
+
+}  // namespace
+
+Hid create_reusable_memory_file(const std::string& name, std::size_t increment) {
+  Hid fapl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), name, "create file access list"), H5Pclose);
+  C2AM_H5_CHECK(H5Pset_fapl_core(fapl, increment, /*backing_store=*/0), name, "select the in-memory driver");
+  H5FD_file_image_callbacks_t callbacks{arena_malloc,     arena_memcpy,     arena_realloc, arena_free,
+                                        arena_udata_copy, arena_udata_free, &arena()};
+  C2AM_H5_CHECK(H5Pset_file_image_callbacks(fapl, &callbacks), name, "set the image callbacks");
+  Hid fcpl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_CREATE), name, "create file creation list"), H5Pclose);
+  C2AM_H5_CHECK(H5Pset_obj_track_times(fcpl, 0), name, "turn off object times");  // the root group's
+  return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl, fapl), name, "create file"),
+             H5Fclose);
+}
+
+ImageView reusable_memory_file_view(hid_t file, const std::string& name) {
+  C2AM_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), name, "flush");
+  const ssize_t size = C2AM_H5_CHECK(H5Fget_file_image(file, nullptr, 0), name, "get the file image size");
+  const ImageArena& a = arena();
+  if (!a.in_use || static_cast<std::size_t>(size) > a.capacity)
+    throw Error(fmt::format("{}: the in-memory file's image ({} bytes) is not in this thread's buffer", name, size));
+  return ImageView{a.data, static_cast<std::size_t>(size)};
 }
 
 std::string memory_file_image(hid_t file, const std::string& name) {

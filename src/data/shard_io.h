@@ -123,4 +123,22 @@ Hid create_memory_file(const std::string& name, std::size_t increment = std::siz
 // written with util::write_file_atomic.
 std::string memory_file_image(hid_t file, const std::string& name);
 
+// As create_memory_file, but the driver keeps the file's image in the calling
+// thread's reusable buffer, which is never freed: the next such file of the
+// thread reuses it, pages already mapped (a fresh 35 MB image per shard cost
+// page faults, zeroing and copies: half of `c2am pack`'s time at ImageNet
+// scale, docs/benchmarks.md). One such file per thread at a time; a second
+// one open in the same thread fails in HDF5 (no memory for its image).
+Hid create_reusable_memory_file(const std::string& name, std::size_t increment);
+
+// The image of a file made by create_reusable_memory_file, flushed: a view of
+// the driver's buffer (no copy). Close the file before using it (closing
+// clears the superblock's "open for writing" flags, which H5Fget_file_image
+// clears in its copy); it stays valid until the thread's next such file.
+struct ImageView {
+  const unsigned char* data = nullptr;
+  std::size_t size = 0;
+};
+ImageView reusable_memory_file_view(hid_t file, const std::string& name);
+
 }  // namespace c2am::data::h5

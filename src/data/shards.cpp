@@ -61,7 +61,33 @@ struct ShardWriter::State {
   bool any_mask = false;
 };
 
+namespace {
+
+// The calling thread's spare buffer for a shard's image bytes: a writer takes
+// it (capacity kept, pages mapped) and gives it back once HDF5 holds the
+// bytes, so the next shard appends without reallocating (each growth of a
+// fresh vector copied everything again onto newly faulted pages).
+std::vector<std::uint8_t>& spare() {
+  thread_local std::vector<std::uint8_t> buffer;
+  return buffer;
+}
+
+std::vector<std::uint8_t> take_spare() {
+  std::vector<std::uint8_t> b = std::move(spare());
+  spare() = {};
+  b.clear();
+  return b;
+}
+
+void give_back_spare(std::vector<std::uint8_t>&& b) {
+  if (b.capacity() > spare().capacity()) spare() = std::move(b);
+  b = {};
+}
+
+}  // namespace
+
 ShardWriter::ShardWriter(const std::string& path, const ShardInfo& info) : state_(std::make_unique<State>()) {
+  state_->bytes = take_spare();
   state_->path = path;
   state_->tmp = path + ".tmp";
   state_->info = info;
@@ -104,18 +130,18 @@ h5::Hid create_group(hid_t file, const std::string& f, const char* name) {
 
 // Writes all of `bytes` to a new file `path`; errors (a full disk: ENOSPC)
 // name the file. The caller removes the file on failure.
-void write_whole_file(const std::string& path, const std::string& bytes) {
+void write_whole_file(const std::string& path, h5::ImageView bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw_errno("cannot create shard", path);
   std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < bytes.size) {
+    const ssize_t n = ::write(fd, bytes.data + done, bytes.size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int saved = n < 0 ? errno : EIO;
       ::close(fd);
       errno = saved;
-      throw_errno(fmt::format("cannot write shard ({} of {} bytes written)", done, bytes.size()), path);
+      throw_errno(fmt::format("cannot write shard ({} of {} bytes written)", done, bytes.size), path);
     }
     done += static_cast<std::size_t>(n);
   }
@@ -127,22 +153,25 @@ void write_whole_file(const std::string& path, const std::string& bytes) {
 // backing store) and this code writes its bytes: a full disk is then an
 // ordinary write error here, never a failed flush inside HDF5 (which left a
 // file libhdf5 could neither close nor drop, and its exit-time cleanup
-// crashed on it). The image and mask bytes are released once HDF5 holds them,
-// so the peak is about twice the shard.
+// crashed on it). The file's image lives in the thread's reusable buffer
+// (h5::create_reusable_memory_file) and is written from there; the image
+// bytes go back to the thread's spare buffer once HDF5 holds them, so the
+// peak is about twice the shard, and neither buffer is allocated (page
+// faults, zeroing) again for the next shard.
 template <typename WriterState>
 void write_hdf5(WriterState& st) {
   const std::string& f = st.tmp;
   const ShardInfo& info = st.info;
   const auto count = static_cast<std::int64_t>(st.names.size());
   using h5::Hid;
-  std::string image;
+  h5::ImageView image;
   {
     h5::Lock lock;
     // One allocation for the whole image (the bytes plus metadata room): each
     // growth by a smaller increment reallocated, copied and zeroed the image
     // again (memmove + memset were a quarter of pack's profile).
     const std::size_t image_size = st.bytes.size() + st.mask_bytes.size() + (std::size_t{1} << 20);
-    Hid file = h5::create_memory_file(f, image_size);
+    Hid file = h5::create_reusable_memory_file(f, image_size);
     h5::write_attr(file, f, "format", std::string(kShardFormat));
     h5::write_attr(file, f, "version", std::int64_t{kShardFormatVersion});
     h5::write_attr(file, f, "layout", info.layout);
@@ -156,7 +185,7 @@ void write_hdf5(WriterState& st) {
     {
       Hid g = create_group(file, f, "images");
       h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.bytes.data(), st.bytes.size(), 1, kChunkBytes);
-      st.bytes = {};  // HDF5 holds them now
+      give_back_spare(std::move(st.bytes));  // HDF5 holds them now
       h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.offsets.data(), n + 1);
       h5::write_dataset(g, f, "label", H5T_NATIVE_INT32, st.labels.data(), n);
       h5::write_dataset(g, f, "size", H5T_NATIVE_INT32, st.sizes.data(), n, 2);
@@ -179,10 +208,10 @@ void write_hdf5(WriterState& st) {
       st.mask_bytes = {};
       h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.mask_offsets.data(), n + 1);
     }
-    image = h5::memory_file_image(file, f);
-    file.close_checked(f, "close the in-memory file");
+    image = h5::reusable_memory_file_view(file, f);
+    file.close_checked(f, "close the in-memory file");  // clears the superblock's "open for writing" flags
   }
-  write_whole_file(f, image);
+  write_whole_file(f, image);  // the thread's buffer holds the closed file until its next file
 }
 
 }  // namespace
