@@ -1,9 +1,13 @@
 #include "checkpoint/checkpoint.h"
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "util/error.h"
 #include "util/fs.h"
@@ -44,6 +48,54 @@ void validate(const Checkpoint& c, const std::string& path) {
   check_finite(c.momentum, kOptimPrefix);
 }
 
+// The checksum of a checkpoint's content: xxh64 over every entry but
+// "checksum" itself, in key order; strings, integers and doubles by value,
+// tensors by dtype, shape and bytes. The zip container's CRCs leave headers,
+// padding and names unchecked, and LibTorch does not check them all on load:
+// this covers what the checkpoint means, whatever byte of it changes.
+std::string content_checksum(const c10::impl::GenericDict& dict, const std::string& path) {
+  std::vector<std::pair<std::string, c10::IValue>> items;
+  for (const auto& item : dict) {
+    const std::string key = item.key().toStringRef();
+    if (key != kKeyChecksum) items.emplace_back(key, item.value());
+  }
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::unique_ptr<XXH64_state_t, decltype(&XXH64_freeState)> state(XXH64_createState(), XXH64_freeState);
+  if (!state || XXH64_reset(state.get(), 0) == XXH_ERROR) throw Error("checkpoint checksum: out of memory");
+  auto add = [&](const void* data, std::size_t size) { XXH64_update(state.get(), data, size); };
+  auto add_int = [&](int64_t v) { add(&v, sizeof v); };
+  auto add_bytes = [&](char tag, const void* data, std::size_t size) {
+    add(&tag, 1);
+    add_int(static_cast<int64_t>(size));
+    add(data, size);
+  };
+  for (const auto& [key, v] : items) {
+    add_bytes('k', key.data(), key.size());
+    if (v.isString()) {
+      const std::string& text = v.toStringRef();
+      add_bytes('s', text.data(), text.size());
+    } else if (v.isInt()) {
+      add("i", 1);
+      add_int(v.toInt());
+    } else if (v.isDouble()) {
+      const double d = v.toDouble();
+      add("d", 1);
+      add(&d, sizeof d);
+    } else if (v.isTensor()) {
+      const torch::Tensor t = v.toTensor().contiguous();
+      add("t", 1);
+      add_int(static_cast<int64_t>(t.scalar_type()));
+      add_int(t.dim());
+      for (int64_t d : t.sizes()) add_int(d);
+      add_bytes('b', t.data_ptr(), t.nbytes());
+    } else {
+      throw Error(fmt::format("checkpoint '{}': key '{}' holds a {} (expected a string, number or tensor)", path,
+                              key, v.tagKind()));
+    }
+  }
+  return fmt::format("xxh64:{:016x}", XXH64_digest(state.get()));
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
@@ -63,6 +115,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   for (const auto& [name, t] : ckpt.momentum) {
     dict.insert(kOptimPrefix + name, t.detach().to(torch::kCPU).contiguous());
   }
+  dict.insert(kKeyChecksum, content_checksum(dict, path));
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   util::make_dirs(fs::path(path).parent_path().string());
   util::write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
@@ -79,12 +132,15 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (!root.isGenericDict()) throw Error(fmt::format("'{}' is not a c2am checkpoint (no dict)", path));
   Checkpoint ckpt;
   bool has_format = false;
+  std::string stored_checksum;
   try {
     for (const auto& item : root.toGenericDict()) {
       const std::string key = item.key().toStringRef();
       const c10::IValue& v = item.value();
       if (key == "format") {
         has_format = v.toStringRef() == kCheckpointFormat;
+      } else if (key == kKeyChecksum) {
+        stored_checksum = v.toStringRef();
       } else if (key == "arch") {
         ckpt.arch = v.toStringRef();
       } else if (key == "config") {
@@ -113,6 +169,13 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw Error(fmt::format("'{}': malformed checkpoint entry: {}", path, e.what_without_backtrace()));
   }
   if (!has_format) throw Error(fmt::format("'{}' is not a {} file", path, kCheckpointFormat));
+  if (!stored_checksum.empty()) {  // checkpoints written before 2026-12-06 have none (not protected)
+    const std::string computed = content_checksum(root.toGenericDict(), path);
+    if (computed != stored_checksum)
+      throw Error(fmt::format("checkpoint '{}' is damaged: its content checksum is {}, the file says {} "
+                              "(resume from an earlier checkpoint)",
+                              path, computed, stored_checksum));
+  }
   validate(ckpt, path);
   return ckpt;
 }

@@ -19,6 +19,10 @@ inline constexpr const char* kCheckpointFormat = "c2am-checkpoint/1";
 // Keys shared by every stage that reads a checkpoint (train, eval, wsss).
 inline constexpr const char* kKeyPolarity = "polarity";             // -1 unknown, 0 positive, 1 negative
 inline constexpr const char* kKeyBestThreshold = "best_threshold";  // CorLoc's best tau; NaN = unknown
+// "xxh64:<16 hex digits>" over every other entry (keys sorted; values, tensor
+// dtypes, shapes and bytes): checked on load, so a damaged file is refused
+// even where the zip container's own checks miss it.
+inline constexpr const char* kKeyChecksum = "checksum";
 
 // The keys every stage shares (named above), as the training loop hands them
 // to periodic evaluation.
@@ -47,8 +51,10 @@ struct Checkpoint {
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Throws c2am::Error naming the path (and the key) when the file is not a
-// valid checkpoint: unreadable, not ours, a negative counter, or a NaN or
-// infinite parameter, buffer or momentum value.
+// valid checkpoint: unreadable, not ours, its content checksum does not match
+// (kKeyChecksum; files without one, written before it existed, are not
+// checked), a negative counter, or a NaN or infinite parameter, buffer or
+// momentum value.
 Checkpoint load_checkpoint(const std::string& path);
 
 // `<run>/checkpoints/ckpt-<step>.pt`

@@ -7,7 +7,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <limits>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/trained.h"
@@ -84,6 +89,94 @@ TEST(Checkpoint, NegativeCounterIsRefusedNamingTheKey) {
   const std::string path = saved(c, "negative");
   const std::string msg = error_message([&] { c2am::checkpoint::load_checkpoint(path); });
   EXPECT_NE(msg.find("'step_in_epoch' is -4"), std::string::npos) << msg;
+}
+
+// The same content: counters, keys, config and every tensor bit for bit.
+bool same_content(const Checkpoint& a, const Checkpoint& b) {
+  auto same_tensors = [](const c2am::model::TensorDict& x, const c2am::model::TensorDict& y) {
+    if (x.size() != y.size()) return false;
+    for (const auto& [name, t] : x) {
+      const auto it = y.find(name);
+      if (it == y.end() || it->second.scalar_type() != t.scalar_type() || !it->second.sizes().equals(t.sizes()) ||
+          !torch::equal(it->second, t))
+        return false;
+    }
+    return true;
+  };
+  const bool same_tau = std::isnan(a.best_threshold) ? std::isnan(b.best_threshold)
+                                                     : a.best_threshold == b.best_threshold;
+  return a.arch == b.arch && a.config_toml == b.config_toml && a.progress.step == b.progress.step &&
+         a.progress.epoch == b.progress.epoch && a.progress.step_in_epoch == b.progress.step_in_epoch &&
+         a.progress.max_steps == b.progress.max_steps && a.progress.seed == b.progress.seed &&
+         a.polarity == b.polarity && same_tau && same_tensors(a.model, b.model) &&
+         same_tensors(a.momentum, b.momentum);
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+TEST(Checkpoint, ContentChangedWithoutItsChecksumIsRefusedAsDamaged) {
+  const std::string path = saved(valid_checkpoint(), "checksum");
+  const std::string bytes = read_bytes(path);
+  c10::IValue root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  auto dict = root.toGenericDict();
+  EXPECT_EQ(dict.at(c2am::checkpoint::kKeyChecksum).toStringRef().rfind("xxh64:", 0), 0u);
+  // One weight changed and written back as a valid file, the checksum left as it was.
+  for (const auto& item : dict) {
+    if (item.key().toStringRef().rfind("model/", 0) == 0 && item.value().toTensor().is_floating_point()) {
+      torch::Tensor t = item.value().toTensor().clone();
+      t.view(-1)[0] += 1.0;
+      dict.insert_or_assign(item.key(), t);
+      break;
+    }
+  }
+  const std::vector<char> changed = torch::pickle_save(c10::IValue(dict));
+  write_bytes(path, std::string(changed.begin(), changed.end()));
+  const std::string m = error_message([&] { c2am::checkpoint::load_checkpoint(path); }, "(loaded)");
+  EXPECT_NE(m.find("is damaged"), std::string::npos) << m;
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+}
+
+// A byte flipped anywhere in the file: the load is refused with a c2am::Error,
+// or it gives exactly the saved content (a byte the content does not depend on,
+// such as the zip container's padding); never a different checkpoint.
+TEST(Checkpoint, AFlippedByteIsRefusedOrChangesNothing) {
+  // Small tensors of each kind (a full network's 45 MB file takes a second per load).
+  Checkpoint original = valid_checkpoint();
+  torch::manual_seed(1);
+  original.model = {{"conv.weight", torch::randn({4, 3, 3, 3})},
+                    {"bn.running_mean", torch::randn({4})},
+                    {"bn.num_batches_tracked", torch::tensor(7, torch::kLong)}};
+  original.momentum = {{"conv.weight", torch::randn({4, 3, 3, 3})}};
+  const std::string path = saved(original, "flips");
+  const std::string bytes = read_bytes(path);
+  const std::string flipped_path = path + ".flipped.pt";
+  std::mt19937 rng(15);
+  std::uniform_int_distribution<std::size_t> where(0, bytes.size() - 1);
+  int refused = 0, unchanged = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string damaged = bytes;
+    // Half the flips in the first and last 4 KiB (headers, names, the central directory), half anywhere.
+    std::size_t at = where(rng);
+    if (trial % 2 == 0) at = trial % 4 == 0 ? at % 4096 : bytes.size() - 1 - at % 4096;
+    damaged[at] = static_cast<char>(damaged[at] ^ (1 << (trial % 8)));
+    write_bytes(flipped_path, damaged);
+    try {
+      const Checkpoint loaded = c2am::checkpoint::load_checkpoint(flipped_path);
+      ASSERT_TRUE(same_content(loaded, original)) << "byte " << at << " flipped: a different checkpoint loaded";
+      ++unchanged;
+    } catch (const c2am::Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  std::cout << refused << " flips refused, " << unchanged << " changed nothing the checkpoint holds\n";
 }
 
 TEST(Checkpoint, RunFolderSkipsADamagedNewerCheckpoint) {
