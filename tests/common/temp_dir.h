@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace c2am::testing_util {
 
@@ -41,13 +42,34 @@ class TempDir {
   std::string path_;
 };
 
+// Removes the folders it was given when the test process exits normally
+// (static destruction, after gtest's last test). Only in the process that
+// registered them: a forked child that exits must not take its parent's data.
+inline void remove_at_exit(const std::string& path) {
+  struct Registry {
+    pid_t owner = ::getpid();
+    std::vector<std::string> paths;
+    ~Registry() {
+      if (::getpid() != owner) return;
+      for (const auto& p : paths) {
+        std::error_code ec;
+        std::filesystem::remove_all(p, ec);
+      }
+    }
+  };
+  static Registry registry;
+  registry.paths.push_back(path);
+}
+
 // <gtest's TempDir()>/<name>_<pid>, with nothing there (a leftover of an
 // earlier run is removed); the caller, or the code under test, creates it.
 // For folders that outlive one test (a dataset shared by a file's tests) or
-// that a test hands on by name.
+// that a test hands on by name. Removed when the test process exits, so a
+// suite run leaves nothing behind in the temporary folder.
 inline std::string fresh_dir(const std::string& name) {
   const std::string d = ::testing::TempDir() + "/" + name + "_" + std::to_string(::getpid());
   std::filesystem::remove_all(d);
+  remove_at_exit(d);
   return d;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "common/tiny_png.h"
 #include "monitor/crc32c.h"
 #include "monitor/event_writer.h"
@@ -28,9 +29,7 @@ namespace fs = std::filesystem;
 using c2am::testing_util::png1x1;
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("c2am_test_events_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(d);
-  return d;
+  return c2am::testing_util::fresh_dir("c2am_test_events_" + name);
 }
 
 // A protobuf wire-format field, decoded by hand.
