@@ -328,13 +328,26 @@ void read_floats(hid_t ds, std::string_view where, std::vector<float>& out) {
   }
 }
 
-Hid create_memory_file(const std::string& name, std::size_t increment) {
+namespace {
+
+// An in-memory (core driver) file without object times; its image lives where
+// `callbacks` put it (HDF5's own malloc'd buffer when null).
+Hid create_core_file(const std::string& name, std::size_t increment, H5FD_file_image_callbacks_t* callbacks) {
   Hid fapl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), name, "create file access list"), H5Pclose);
   C2AM_H5_CHECK(H5Pset_fapl_core(fapl, increment, /*backing_store=*/0), name, "select the in-memory driver");
+  if (callbacks != nullptr)
+    C2AM_H5_CHECK(H5Pset_file_image_callbacks(fapl, callbacks), name,
+                  "set the image callbacks");
   Hid fcpl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_CREATE), name, "create file creation list"), H5Pclose);
   C2AM_H5_CHECK(H5Pset_obj_track_times(fcpl, 0), name, "turn off object times");  // the root group's
   return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl, fapl), name, "create file"),
              H5Fclose);
+}
+
+}  // namespace
+
+Hid create_memory_file(const std::string& name, std::size_t increment) {
+  return create_core_file(name, increment, nullptr);
 }
 
 namespace {
@@ -392,15 +405,9 @@ herr_t arena_udata_free(void* /*udata*/) { return 0; }
 }  // namespace
 
 Hid create_reusable_memory_file(const std::string& name, std::size_t increment) {
-  Hid fapl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), name, "create file access list"), H5Pclose);
-  C2AM_H5_CHECK(H5Pset_fapl_core(fapl, increment, /*backing_store=*/0), name, "select the in-memory driver");
   H5FD_file_image_callbacks_t callbacks{arena_malloc,     arena_memcpy,     arena_realloc, arena_free,
                                         arena_udata_copy, arena_udata_free, &arena()};
-  C2AM_H5_CHECK(H5Pset_file_image_callbacks(fapl, &callbacks), name, "set the image callbacks");
-  Hid fcpl(C2AM_H5_CHECK(H5Pcreate(H5P_FILE_CREATE), name, "create file creation list"), H5Pclose);
-  C2AM_H5_CHECK(H5Pset_obj_track_times(fcpl, 0), name, "turn off object times");  // the root group's
-  return Hid(C2AM_H5_CHECK(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl, fapl), name, "create file"),
-             H5Fclose);
+  return create_core_file(name, increment, &callbacks);
 }
 
 ImageView reusable_memory_file_view(hid_t file, const std::string& name) {

@@ -225,8 +225,8 @@ void ShardWriter::finish() {
   st.finished = true;
   const auto parent = std::filesystem::path(st.path).parent_path();
   fsync_path(parent.empty() ? "." : parent.string(), /*folder=*/true);
-  // Only the per-image checksums are needed from now on (checksum()).
-  st.bytes = {};
+  // Only the per-image checksums are needed from now on (checksum()); the
+  // image bytes went back to the spare above.
   st.mask_bytes = {};
   st.boxes = {};
   st.names = {};

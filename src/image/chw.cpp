@@ -8,6 +8,7 @@
 
 #include <cstddef>
 
+#include "image/cpu_dispatch.h"
 #include "util/error.h"
 
 namespace c2am::image {
@@ -33,13 +34,8 @@ Normalisation normalisation(const std::array<double, 3>& mean, const std::array<
 
 // Both writers are also built for AVX2 (wider stride-3 loads and stores),
 // chosen at run time where the CPU has it; no FMA in either, so the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define C2AM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define C2AM_CLONES
-#endif
 
-C2AM_CLONES void write_chw_u8(const Image& rgb, std::uint8_t* dst) {
+C2AM_AVX2_CLONES void write_chw_u8(const Image& rgb, std::uint8_t* dst) {
   check_rgb(rgb, "write_chw_u8");
   const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);
   const std::uint8_t* __restrict s = rgb.pixels.data();
@@ -53,7 +49,7 @@ C2AM_CLONES void write_chw_u8(const Image& rgb, std::uint8_t* dst) {
   }
 }
 
-C2AM_CLONES void write_chw_normalised(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
+C2AM_AVX2_CLONES void write_chw_normalised(const Image& rgb, const std::array<double, 3>& mean, const std::array<double, 3>& std,
                           float* dst) {
   check_rgb(rgb, "write_chw_normalised");
   const size_t plane = static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height);

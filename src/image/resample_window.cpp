@@ -12,10 +12,11 @@
 #include <cstring>
 #include <vector>
 
+#include "image/cpu_dispatch.h"
 #include "image/resample_coeffs.h"
 #include "util/error.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(C2AM_HAVE_AVX2_TARGET)
 #include <immintrin.h>
 #elif defined(__SSE2__)
 #include <emmintrin.h>
@@ -142,10 +143,7 @@ inline std::uint8_t round_to_u8(float v) {
 // line[i] = sum_k w[k] * rows[k][i] for i < n: contiguous, vectorised by the
 // compiler; also built for AVX2 (8 lanes, one-instruction byte-to-int
 // widening) and chosen at run time on CPUs that have it.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void vertical_line(const std::uint8_t* const* rows, const float* w, int count, size_t n, float* line) {
+C2AM_AVX2_CLONES void vertical_line(const std::uint8_t* const* rows, const float* w, int count, size_t n, float* line) {
   const std::uint8_t* s0 = rows[0];
   const float w0 = w[0];
   for (size_t i = 0; i < n; ++i) line[i] = w0 * static_cast<float>(s0[i]);
@@ -201,10 +199,9 @@ void horizontal_line_rgb(const float* line, const int* first, const float* w, in
 }
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define C2AM_HAVE_AVX2_PATH 1
+#if defined(C2AM_HAVE_AVX2_TARGET)
 // Rounds one pair's sums like round_to_u8 and writes its two RGB pixels.
-__attribute__((target("avx2"))) inline void store_pair_rgb(__m256 acc, std::uint8_t* out) {
+C2AM_AVX2_TARGET inline void store_pair_rgb(__m256 acc, std::uint8_t* out) {
   acc = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(acc, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)),
                       _mm256_set1_ps(0.5f));
   const __m256i i32 = _mm256_cvttps_epi32(acc);
@@ -217,7 +214,7 @@ __attribute__((target("avx2"))) inline void store_pair_rgb(__m256 acc, std::uint
 }
 
 // Tap k of pair p: its two pixels' 4-float loads side by side, times the weights.
-__attribute__((target("avx2"))) inline __m256 pair_term(const float* line, const int* first, const float* pairs,
+C2AM_AVX2_TARGET inline __m256 pair_term(const float* line, const int* first, const float* pairs,
                                                         int ksize, int p, int k) {
   const float* p0 = line + static_cast<size_t>(first[2 * p] + k) * 3;
   const float* p1 = line + static_cast<size_t>(first[2 * p + 1] + k) * 3;
@@ -232,7 +229,7 @@ __attribute__((target("avx2"))) inline __m256 pair_term(const float* line, const
 // pair_count[p]: the taps the pair needs (the larger of the two counts).
 // Compiled for AVX2 whatever the build's baseline; called only when the CPU
 // has it (cpu_has_avx2).
-__attribute__((target("avx2"))) void horizontal_line_rgb_avx2(const float* line, const int* first,
+C2AM_AVX2_TARGET void horizontal_line_rgb_avx2(const float* line, const int* first,
                                                                const float* pairs, const int* pair_count,
                                                                const float* w, int ksize, int width,
                                                                std::uint8_t* out) {
@@ -295,7 +292,7 @@ void fast_window(const Image& src, int out_w, int out_h, const Window& win, bool
       w[k] = static_cast<float>(horiz.exact[static_cast<size_t>(xx) * ksize + k]);
     first[static_cast<size_t>(j)] = horiz.first[xx] - col0;
   }
-#if defined(C2AM_HAVE_AVX2_PATH)
+#if defined(C2AM_HAVE_AVX2_TARGET)
   const bool avx2 = ch == 3 && cpu_has_avx2();
   std::vector<int> pair_count;
   if (avx2) {  // the weights of each pair of window columns, interleaved (horizontal_line_rgb_avx2)
@@ -332,7 +329,7 @@ void fast_window(const Image& src, int out_w, int out_h, const Window& win, bool
     vertical_line(rows.data(), vw.data(), count, n, line);
     std::uint8_t* d = out.at(0, yy);
     if (ch == 3) {
-#if defined(C2AM_HAVE_AVX2_PATH)
+#if defined(C2AM_HAVE_AVX2_TARGET)
       if (avx2) {
         horizontal_line_rgb_avx2(line, first.data(), sc.pairs.data(), pair_count.data(), sc.hw.data(), ksize,
                                  win.width, d);
@@ -358,7 +355,7 @@ void fast_window(const Image& src, int out_w, int out_h, const Window& win, bool
 }  // namespace
 
 void detail::force_baseline_simd(bool on) {
-#if defined(C2AM_HAVE_AVX2_PATH)
+#if defined(C2AM_HAVE_AVX2_TARGET)
   baseline_forced.store(on, std::memory_order_relaxed);
 #else
   (void)on;
