@@ -7,7 +7,7 @@ PKGS=(build-essential cmake ninja-build pkg-config libtorch-dev libopenmpi-dev o
       libtomlplusplus-dev libfmt-dev libgtest-dev libturbojpeg0-dev libpng-dev libcli11-dev
       nlohmann-json3-dev libxxhash-dev libopencv-imgproc-dev libbenchmark-dev
       python3-torch python3-torchvision python3-h5py python3-pil libopenblas0-openmp
-      libprotobuf-dev protobuf-compiler python3-protobuf chromium)
+      libprotobuf-dev protobuf-compiler python3-protobuf chromium clang libclang-rt-14-dev)
 # The local SLURM of tests/slurm, without its recommends (a mail server, docs).
 LEAN_PKGS=(slurmctld slurmd slurm-client munge)
 missing() { for p; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done; }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "util/error.h"
 #include "util/half.h"
@@ -175,6 +176,20 @@ void write_attr(hid_t loc, const std::string& file, const char* name, const std:
   C2AM_H5_CHECK(H5Awrite(attr, type, &p), file, fmt::format("write attribute '{}'", name));
 }
 
+void write_attr_fixed(hid_t loc, const std::string& file, const char* name, const std::string& value) {
+  Hid type(C2AM_H5_CHECK(H5Tcopy(H5T_C_S1), file, "copy string type"), H5Tclose);
+  C2AM_H5_CHECK(H5Tset_size(type, std::max<std::size_t>(value.size(), 1)), file, "size a string type");
+  C2AM_H5_CHECK(H5Tset_strpad(type, H5T_STR_NULLPAD), file, "set string padding");
+  C2AM_H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8), file, "set charset");
+  Hid space(C2AM_H5_CHECK(H5Screate(H5S_SCALAR), file, "create scalar space"), H5Sclose);
+  Hid attr(C2AM_H5_CHECK(H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT), file,
+                         fmt::format("create attribute '{}'", name)),
+           H5Aclose);
+  std::string padded = value;
+  padded.resize(std::max<std::size_t>(value.size(), 1), '\0');
+  C2AM_H5_CHECK(H5Awrite(attr, type, padded.data()), file, fmt::format("write attribute '{}'", name));
+}
+
 void write_attr(hid_t loc, const std::string& file, const char* name, std::int64_t value) {
   Hid space(C2AM_H5_CHECK(H5Screate(H5S_SCALAR), file, "create scalar space"), H5Sclose);
   Hid attr(C2AM_H5_CHECK(H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT), file,
@@ -193,13 +208,20 @@ Hid open_attr(hid_t loc, const std::string& file, const char* name) {
 }
 }  // namespace
 
-std::string read_attr_string(hid_t loc, const std::string& file, const char* name) {
+std::string read_attr_string(hid_t loc, const std::string& file, const char* name, bool allow_variable) {
   Hid attr = open_attr(loc, file, name);
   Hid type(C2AM_H5_CHECK(H5Aget_type(attr), file, "get attribute type"), H5Tclose);
   if (H5Tget_class(type) != H5T_STRING)
     throw Error(fmt::format("{}: attribute '{}' is not a string", file, name));
+  Hid space(C2AM_H5_CHECK(H5Aget_space(attr), file, "get attribute space"), H5Sclose);
+  if (C2AM_H5_CHECK(H5Sget_simple_extent_npoints(space), file, "count attribute elements") != 1)
+    throw Error(fmt::format("{}: attribute '{}' is not a single string", file, name));
   const std::string what = fmt::format("read attribute '{}'", name);
   if (C2AM_H5_CHECK(H5Tis_variable_str(type), file, what) > 0) {  // as c2am and h5py write them
+    if (!allow_variable)
+      throw Error(fmt::format("{}: attribute '{}' is a variable-length string, which this shard format does "
+                              "not use (damaged or forged file)",
+                              file, name));
     Hid mem = utf8_vlen_type(file);
     char* p = nullptr;
     C2AM_H5_CHECK(H5Aread(attr, mem, &p), file, what);
@@ -207,7 +229,13 @@ std::string read_attr_string(hid_t loc, const std::string& file, const char* nam
     H5free_memory(p);
     return out;
   }
-  std::string out(H5Tget_size(type), '\0');
+  const std::size_t size = H5Tget_size(type);
+  if (size == 0 || size > kMaxAttrStringBytes)
+    throw Error(fmt::format("{}: attribute '{}' claims a {}-byte string (at most {}): damaged", file, name, size,
+                            kMaxAttrStringBytes));
+  if (C2AM_H5_CHECK(H5Aget_storage_size(attr), file, what) < size)
+    throw Error(fmt::format("{}: attribute '{}' stores fewer bytes than its {}-byte string: damaged", file, name, size));
+  std::string out(size, '\0');
   C2AM_H5_CHECK(H5Aread(attr, type, out.data()), file, what);
   out.erase(std::find(out.begin(), out.end(), '\0'), out.end());
   return out;
@@ -268,8 +296,19 @@ std::vector<T> read_dataset(hid_t file_id, const std::string& file, const std::s
     const std::string want = columns == 1 ? fmt::format("({},)", n) : fmt::format("({}, {})", n, columns);
     throw Error(fmt::format("{}: dataset '{}' has shape {}, expected {}", file, path, have, want));
   }
-  std::vector<T> out(s.rows * columns);
-  if (!out.empty()) {
+  check_stored(ds, file, path, s.rows * columns);
+  std::vector<T> out(s.rows * columns);  // value-initialised: null for strings
+  if (out.empty()) return out;
+  if constexpr (std::is_same_v<T, char*>) {
+    // A read of variable-length strings that fails halfway (a damaged heap)
+    // has allocated some of them: free those before reporting it.
+    try {
+      C2AM_H5_CHECK(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), file, "read " + path);
+    } catch (...) {
+      for (char* p : out) H5free_memory(p);
+      throw;
+    }
+  } else {
     C2AM_H5_CHECK(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), file, "read " + path);
   }
   return out;
@@ -281,8 +320,21 @@ template std::vector<std::int32_t> read_dataset(hid_t, const std::string&, const
                                                 std::int64_t);
 template std::vector<float> read_dataset(hid_t, const std::string&, const std::string&, hid_t, hsize_t,
                                          std::int64_t);
+template std::vector<std::uint8_t> read_dataset(hid_t, const std::string&, const std::string&, hid_t, hsize_t,
+                                                std::int64_t);
 template std::vector<char*> read_dataset(hid_t, const std::string&, const std::string&, hid_t, hsize_t,
                                          std::int64_t);
+
+void check_stored(hid_t ds, const std::string& file, const std::string& path, std::uint64_t elements) {
+  if (elements == 0) return;
+  Hid type(C2AM_H5_CHECK(H5Dget_type(ds), file, "get the type of " + path), H5Tclose);
+  const std::size_t element_size = H5Tget_size(type);
+  const hsize_t stored = H5Dget_storage_size(ds);  // 0 on error as well as when nothing is stored
+  if (element_size == 0 || elements > stored / element_size)
+    throw Error(fmt::format("{}: dataset '{}' claims {} elements of {} bytes but the file stores {} bytes for it "
+                            "(damaged)",
+                            file, path, elements, element_size, stored));
+}
 
 std::vector<std::uint8_t> read_bytes(hid_t ds, std::string_view where, std::uint64_t begin,
                                      std::uint64_t end) {

@@ -70,12 +70,18 @@ void refuse_foreign_storage(hid_t file_id, const std::string& file);
 Hid open_dataset(hid_t loc, const std::string& file, const std::string& path, hid_t dapl = H5P_DEFAULT);
 bool exists(hid_t loc, const std::string& file, const std::string& path);
 
-// Root attributes: variable-length UTF-8 strings and int64 scalars.
+// Root attributes: variable-length UTF-8 strings (write_attr; shard format 1,
+// the CAM and map stores), fixed-length UTF-8 strings (write_attr_fixed;
+// shard format 2: nothing for a damaged file to point into libhdf5's global
+// heap) and int64 scalars.
 void write_attr(hid_t loc, const std::string& file, const char* name, const std::string& value);
+void write_attr_fixed(hid_t loc, const std::string& file, const char* name, const std::string& value);
 void write_attr(hid_t loc, const std::string& file, const char* name, std::int64_t value);
-// Readers accept fixed- and variable-length strings; a missing attribute is
+// Readers accept fixed-length strings (of at most kMaxAttrStringBytes) and,
+// where allow_variable, variable-length ones; a missing attribute is
 // "<file>: not a c2am shard (no attribute '<name>')".
-std::string read_attr_string(hid_t loc, const std::string& file, const char* name);
+inline constexpr std::size_t kMaxAttrStringBytes = 1 << 16;
+std::string read_attr_string(hid_t loc, const std::string& file, const char* name, bool allow_variable = true);
 std::int64_t read_attr_int(hid_t loc, const std::string& file, const char* name);
 
 // Writes rows × columns values (rank 1 when columns == 1); chunk_rows > 0: chunked.
@@ -94,6 +100,11 @@ Shape dataset_shape(hid_t ds, const std::string& file, const std::string& path);
 template <typename T>
 std::vector<T> read_dataset(hid_t file_id, const std::string& file, const std::string& path, hid_t mem_type,
                             hsize_t columns = 1, std::int64_t rows = -1);
+
+// Refuses a dataset that claims more elements than the file stores for it
+// (`elements` of the dataset's own type): a damaged header must not make a
+// reader allocate (and read fill values into) memory no file backs.
+void check_stored(hid_t ds, const std::string& file, const std::string& path, std::uint64_t elements);
 
 // Reads elements [begin, end) of a 1-D uint8 dataset by hyperslab.
 std::vector<std::uint8_t> read_bytes(hid_t ds, std::string_view where, std::uint64_t begin,

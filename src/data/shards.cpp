@@ -53,15 +53,88 @@ struct ShardWriter::State {
   std::string path, tmp;
   ShardInfo info;
   bool finished = false;
-  std::vector<std::uint8_t> bytes, mask_bytes;
-  std::vector<std::uint64_t> offsets{0}, mask_offsets{0}, box_offsets{0}, checksums;
+  std::vector<std::uint8_t> bytes, mask_bytes, name_bytes;
+  std::vector<std::uint64_t> offsets{0}, mask_offsets{0}, box_offsets{0}, name_offsets{0}, checksums, mask_checksums;
   std::vector<std::int32_t> labels, sizes;
-  std::vector<std::string> names;
-  std::vector<float> boxes;
+  std::vector<float> box_data;
   bool any_mask = false;
 };
 
 namespace {
+
+template <typename T>
+void append_raw(std::string& out, const std::vector<T>& v) {
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+void append_int(std::string& out, std::int64_t v) {
+  for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(static_cast<std::uint64_t>(v) >> (8 * b)));
+}
+
+// The metadata checksum of format 2 (docs/data-format.md): xxh64 over the
+// root attributes and every metadata table, in a fixed order, as the bytes
+// the file stores (little-endian). With the per-image (and per-mask)
+// checksums among the tables, it covers every byte a reader uses. Writer and
+// reader states hold the tables under the same names.
+template <typename S>
+std::uint64_t metadata_checksum(const S& st, const ShardInfo& info, std::int64_t count, bool masks) {
+  const std::string format = kShardFormat;
+  std::string m;
+  for (const std::string* t : {&format, &info.layout, &info.split, &info.plan_id}) {
+    m += *t;
+    m.push_back('\0');
+  }
+  for (const std::int64_t v : {std::int64_t{2}, std::int64_t{info.shard_index}, std::int64_t{info.num_shards}, count})
+    append_int(m, v);
+  append_raw(m, st.offsets);
+  append_raw(m, st.labels);
+  append_raw(m, st.sizes);
+  append_raw(m, st.checksums);
+  append_raw(m, st.name_offsets);
+  append_raw(m, st.name_bytes);
+  append_raw(m, st.box_data);
+  append_raw(m, st.box_offsets);
+  if (masks) {
+    append_raw(m, st.mask_offsets);
+    append_raw(m, st.mask_checksums);
+  }
+  return checksum64(reinterpret_cast<const std::uint8_t*>(m.data()), m.size());
+}
+
+std::string checksum_text(std::uint64_t sum) { return fmt::format("xxh64:{:016x}", sum); }
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<size_t>(n) >= s.size()) return false;  // cut off
+    for (int k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
 
 // The calling thread's spare buffer for a shard's image bytes: a writer takes
 // it (capacity kept, pages mapped) and gives it back once HDF5 holds the
@@ -100,18 +173,22 @@ ShardWriter::~ShardWriter() {
 void ShardWriter::add(const PackedSample& s) {
   State& st = *state_;
   if (st.finished) throw Error(fmt::format("{}: add() after finish()", st.path));
-  if (s.name.empty()) throw Error(fmt::format("{}: sample {} has no name", st.path, st.names.size()));
+  if (s.name.empty()) throw Error(fmt::format("{}: sample {} has no name", st.path, st.labels.size()));
+  if (!valid_utf8(s.name))
+    throw Error(fmt::format("{}: the name of sample {} is not valid UTF-8", st.path, st.labels.size()));
   st.bytes.insert(st.bytes.end(), s.bytes.begin(), s.bytes.end());
   st.offsets.push_back(st.bytes.size());
   st.checksums.push_back(checksum64(s.bytes.data(), s.bytes.size()));
   st.labels.push_back(s.label);
   st.sizes.push_back(s.width);
   st.sizes.push_back(s.height);
-  st.names.push_back(s.name);
-  for (const image::Box& b : s.boxes) st.boxes.insert(st.boxes.end(), {b.x0, b.y0, b.x1, b.y1});
-  st.box_offsets.push_back(st.boxes.size() / 4);
+  st.name_bytes.insert(st.name_bytes.end(), s.name.begin(), s.name.end());
+  st.name_offsets.push_back(st.name_bytes.size());
+  for (const image::Box& b : s.boxes) st.box_data.insert(st.box_data.end(), {b.x0, b.y0, b.x1, b.y1});
+  st.box_offsets.push_back(st.box_data.size() / 4);
   st.mask_bytes.insert(st.mask_bytes.end(), s.mask.begin(), s.mask.end());
   st.mask_offsets.push_back(st.mask_bytes.size());
+  st.mask_checksums.push_back(checksum64(s.mask.data(), s.mask.size()));
   st.any_mask = st.any_mask || !s.mask.empty();
 }
 
@@ -162,7 +239,7 @@ template <typename WriterState>
 void write_hdf5(WriterState& st) {
   const std::string& f = st.tmp;
   const ShardInfo& info = st.info;
-  const auto count = static_cast<std::int64_t>(st.names.size());
+  const auto count = static_cast<std::int64_t>(st.labels.size());
   using h5::Hid;
   h5::ImageView image;
   {
@@ -172,14 +249,16 @@ void write_hdf5(WriterState& st) {
     // again (memmove + memset were a quarter of pack's profile).
     const std::size_t image_size = st.bytes.size() + st.mask_bytes.size() + (std::size_t{1} << 20);
     Hid file = h5::create_reusable_memory_file(f, image_size);
-    h5::write_attr(file, f, "format", std::string(kShardFormat));
+    static_assert(kShardFormatVersion == 2, "the writer writes format 2");
+    h5::write_attr_fixed(file, f, "format", std::string(kShardFormat));
     h5::write_attr(file, f, "version", std::int64_t{kShardFormatVersion});
-    h5::write_attr(file, f, "layout", info.layout);
-    h5::write_attr(file, f, "split", info.split);
+    h5::write_attr_fixed(file, f, "layout", info.layout);
+    h5::write_attr_fixed(file, f, "split", info.split);
     h5::write_attr(file, f, "shard_index", std::int64_t{info.shard_index});
     h5::write_attr(file, f, "num_shards", std::int64_t{info.num_shards});
-    h5::write_attr(file, f, "plan_id", info.plan_id);
+    h5::write_attr_fixed(file, f, "plan_id", info.plan_id);
     h5::write_attr(file, f, "count", count);
+    h5::write_attr_fixed(file, f, "metadata_checksum", checksum_text(metadata_checksum(st, info, count, st.any_mask)));
 
     const auto n = static_cast<hsize_t>(count);
     {
@@ -190,15 +269,12 @@ void write_hdf5(WriterState& st) {
       h5::write_dataset(g, f, "label", H5T_NATIVE_INT32, st.labels.data(), n);
       h5::write_dataset(g, f, "size", H5T_NATIVE_INT32, st.sizes.data(), n, 2);
       h5::write_dataset(g, f, "checksum", H5T_NATIVE_UINT64, st.checksums.data(), n);
-      std::vector<const char*> ptrs;
-      ptrs.reserve(st.names.size());
-      for (const std::string& s : st.names) ptrs.push_back(s.c_str());
-      Hid str = h5::utf8_vlen_type(f);
-      h5::write_dataset(g, f, "name", str, ptrs.data(), n);
+      h5::write_dataset(g, f, "name_bytes", H5T_NATIVE_UINT8, st.name_bytes.data(), st.name_bytes.size());
+      h5::write_dataset(g, f, "name_offsets", H5T_NATIVE_UINT64, st.name_offsets.data(), n + 1);
     }
     {
       Hid g = create_group(file, f, "boxes");
-      h5::write_dataset(g, f, "data", H5T_NATIVE_FLOAT, st.boxes.data(), st.boxes.size() / 4, 4);
+      h5::write_dataset(g, f, "data", H5T_NATIVE_FLOAT, st.box_data.data(), st.box_data.size() / 4, 4);
       h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.box_offsets.data(), n + 1);
     }
     if (st.any_mask) {
@@ -207,6 +283,7 @@ void write_hdf5(WriterState& st) {
                         kChunkBytes);
       st.mask_bytes = {};
       h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.mask_offsets.data(), n + 1);
+      h5::write_dataset(g, f, "checksum", H5T_NATIVE_UINT64, st.mask_checksums.data(), n);
     }
     image = h5::reusable_memory_file_view(file, f);
     file.close_checked(f, "close the in-memory file");  // clears the superblock's "open for writing" flags
@@ -228,8 +305,8 @@ void ShardWriter::finish() {
   // Only the per-image checksums are needed from now on (checksum()); the
   // image bytes went back to the spare above.
   st.mask_bytes = {};
-  st.boxes = {};
-  st.names = {};
+  st.box_data = {};
+  st.name_bytes = {};
 }
 
 std::uint64_t ShardWriter::checksum() const { return shard_checksum(state_->checksums); }
@@ -239,10 +316,15 @@ std::uint64_t ShardWriter::checksum() const { return shard_checksum(state_->chec
 struct ShardReader::State {
   std::string path;
   ShardInfo info;
+  int oldest_version = 1;
+  std::int64_t version = 0;
   h5::Hid file, image_data, mask_data;  // file first: the datasets close before it
   std::int64_t count = 0;
-  std::vector<std::uint64_t> offsets, mask_offsets, checksums;
+  // The tables as stored (metadata_checksum reads them under the writer's names).
+  std::vector<std::uint64_t> offsets, mask_offsets, box_offsets, name_offsets, checksums, mask_checksums;
   std::vector<std::int32_t> labels, sizes;
+  std::vector<std::uint8_t> name_bytes;
+  std::vector<float> box_data;
   std::vector<std::string> names;
   std::vector<std::vector<image::Box>> boxes;
   bool has_masks = false;
@@ -281,7 +363,44 @@ h5::Hid open_byte_dataset(hid_t file, const std::string& f, const char* path) {
   h5::Hid dapl(C2AM_H5_CHECK(H5Pcreate(H5P_DATASET_ACCESS), f, "create access property list"), H5Pclose);
   C2AM_H5_CHECK(H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT), f,
                 "set the chunk cache");
-  return h5::open_dataset(file, f, path, dapl);
+  h5::Hid ds = h5::open_dataset(file, f, path, dapl);
+  const h5::Shape shape = h5::dataset_shape(ds, f, path);
+  if (shape.rank != 1) throw Error(fmt::format("{}: dataset '{}' is not 1-D", f, path));
+  h5::check_stored(ds, f, path, shape.rows);
+  return ds;
+}
+
+// Format 1's names: a variable-length string dataset (read through libhdf5's
+// global heap, which a crafted file can point anywhere: format 2 has none).
+template <typename ReaderState>
+void load_names_v1(ReaderState& st, std::int64_t n) {
+  const std::string& f = st.path;
+  h5::Hid str = h5::utf8_vlen_type(f);
+  std::vector<char*> raw = h5::read_dataset<char*>(st.file, f, "/images/name", str, 1, n);
+  st.names.reserve(raw.size());
+  for (char* p : raw) st.names.emplace_back(p != nullptr ? p : "");
+  if (!raw.empty()) {
+    const hsize_t dims[1] = {raw.size()};
+    h5::Hid space(C2AM_H5_CHECK(H5Screate_simple(1, dims, nullptr), f, "create dataspace"), H5Sclose);
+    C2AM_H5_CHECK(H5Dvlen_reclaim(str, space, H5P_DEFAULT, raw.data()), f, "free the names");
+  }
+}
+
+// Format 2's names: UTF-8 bytes and their offsets, like the images.
+template <typename ReaderState>
+void load_names_v2(ReaderState& st, std::int64_t n) {
+  const std::string& f = st.path;
+  st.name_bytes = h5::read_dataset<std::uint8_t>(st.file, f, "/images/name_bytes", H5T_NATIVE_UINT8, 1);
+  st.name_offsets = h5::read_dataset<std::uint64_t>(st.file, f, "/images/name_offsets", H5T_NATIVE_UINT64, 1, n + 1);
+  check_offsets(st.name_offsets, st.name_bytes.size(), f, "/images/name_offsets", "/images/name_bytes");
+  st.names.reserve(static_cast<size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto* b = reinterpret_cast<const char*>(st.name_bytes.data());
+    std::string name(b + st.name_offsets[i], b + st.name_offsets[i + 1]);
+    if (name.empty() || !valid_utf8(name) || name.find('\0') != std::string::npos)
+      throw Error(fmt::format("{}[{}]: the stored name is empty or not valid UTF-8 (damaged shard)", f, i));
+    st.names.push_back(std::move(name));
+  }
 }
 
 // Validates the attributes and loads all metadata of an opened shard (under the lock).
@@ -299,9 +418,15 @@ void load_shard(ReaderState& st) {
                             version, kShardFormatVersion));
   }
   if (version < 1) throw Error(fmt::format("{}: invalid shard format version {}", f, version));
-  st.info.layout = h5::read_attr_string(st.file, f, "layout");
-  st.info.split = h5::read_attr_string(st.file, f, "split");
-  st.info.plan_id = h5::read_attr_string(st.file, f, "plan_id");
+  if (version < st.oldest_version)
+    throw Error(fmt::format("{}: shard format version {} is refused here (the oldest accepted is {}); repack the "
+                            "folder with this c2am (c2am pack --force)",
+                            f, version, st.oldest_version));
+  st.version = version;
+  const bool v1 = version == 1;  // variable-length strings allowed only there
+  st.info.layout = h5::read_attr_string(st.file, f, "layout", v1);
+  st.info.split = h5::read_attr_string(st.file, f, "split", v1);
+  st.info.plan_id = h5::read_attr_string(st.file, f, "plan_id", v1);
   st.info.shard_index = static_cast<int>(h5::read_attr_int(st.file, f, "shard_index"));
   st.info.num_shards = static_cast<int>(h5::read_attr_int(st.file, f, "num_shards"));
   st.count = h5::read_attr_int(st.file, f, "count");
@@ -310,50 +435,52 @@ void load_shard(ReaderState& st) {
 
   st.image_data = open_byte_dataset(st.file, f, "/images/bytes");
   const h5::Shape image_shape = h5::dataset_shape(st.image_data, f, "/images/bytes");
-  if (image_shape.rank != 1) throw Error(fmt::format("{}: dataset '/images/bytes' is not 1-D", f));
   st.offsets = h5::read_dataset<std::uint64_t>(st.file, f, "/images/offsets", H5T_NATIVE_UINT64, 1, n + 1);
   check_offsets(st.offsets, image_shape.rows, f, "/images/offsets", "/images/bytes");
   st.labels = h5::read_dataset<std::int32_t>(st.file, f, "/images/label", H5T_NATIVE_INT32, 1, n);
   st.sizes = h5::read_dataset<std::int32_t>(st.file, f, "/images/size", H5T_NATIVE_INT32, 2, n);
   st.checksums = h5::read_dataset<std::uint64_t>(st.file, f, "/images/checksum", H5T_NATIVE_UINT64, 1, n);
-  {
-    h5::Hid str = h5::utf8_vlen_type(f);
-    std::vector<char*> raw = h5::read_dataset<char*>(st.file, f, "/images/name", str, 1, n);
-    st.names.reserve(raw.size());
-    for (char* p : raw) st.names.emplace_back(p != nullptr ? p : "");
-    if (!raw.empty()) {
-      const hsize_t dims[1] = {raw.size()};
-      h5::Hid space(C2AM_H5_CHECK(H5Screate_simple(1, dims, nullptr), f, "create dataspace"), H5Sclose);
-      C2AM_H5_CHECK(H5Dvlen_reclaim(str, space, H5P_DEFAULT, raw.data()), f, "free the names");
-    }
+  if (v1) {
+    load_names_v1(st, n);
+  } else {
+    load_names_v2(st, n);
   }
-  const std::vector<float> box_data = h5::read_dataset<float>(st.file, f, "/boxes/data", H5T_NATIVE_FLOAT, 4);
-  const std::vector<std::uint64_t> box_offsets =
-      h5::read_dataset<std::uint64_t>(st.file, f, "/boxes/offsets", H5T_NATIVE_UINT64, 1, n + 1);
-  check_offsets(box_offsets, box_data.size() / 4, f, "/boxes/offsets", "/boxes/data");
-  st.boxes.resize(static_cast<size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::uint64_t b = box_offsets[i]; b < box_offsets[i + 1]; ++b) {
-      st.boxes[i].push_back(
-          image::Box{box_data[4 * b], box_data[4 * b + 1], box_data[4 * b + 2], box_data[4 * b + 3]});
-    }
-  }
+  st.box_data = h5::read_dataset<float>(st.file, f, "/boxes/data", H5T_NATIVE_FLOAT, 4);
+  st.box_offsets = h5::read_dataset<std::uint64_t>(st.file, f, "/boxes/offsets", H5T_NATIVE_UINT64, 1, n + 1);
+  check_offsets(st.box_offsets, st.box_data.size() / 4, f, "/boxes/offsets", "/boxes/data");
   st.has_masks = h5::exists(st.file, f, "/masks");
   if (st.has_masks) {
     st.mask_data = open_byte_dataset(st.file, f, "/masks/bytes");
     const h5::Shape mask_shape = h5::dataset_shape(st.mask_data, f, "/masks/bytes");
-    if (mask_shape.rank != 1) throw Error(fmt::format("{}: dataset '/masks/bytes' is not 1-D", f));
     st.mask_offsets =
         h5::read_dataset<std::uint64_t>(st.file, f, "/masks/offsets", H5T_NATIVE_UINT64, 1, n + 1);
     check_offsets(st.mask_offsets, mask_shape.rows, f, "/masks/offsets", "/masks/bytes");
+    if (!v1)
+      st.mask_checksums = h5::read_dataset<std::uint64_t>(st.file, f, "/masks/checksum", H5T_NATIVE_UINT64, 1, n);
+  }
+  if (!v1) {  // before anything of it is used
+    const std::string stored = h5::read_attr_string(st.file, f, "metadata_checksum", false);
+    const std::string computed = checksum_text(metadata_checksum(st, st.info, n, st.has_masks));
+    if (stored != computed)
+      throw Error(fmt::format("{}: metadata checksum mismatch (stored '{}', computed '{}'): its labels, sizes, "
+                              "names, boxes, offsets or checksums were changed or damaged",
+                              f, stored, computed));
+  }
+  st.boxes.resize(static_cast<size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::uint64_t b = st.box_offsets[i]; b < st.box_offsets[i + 1]; ++b) {
+      st.boxes[i].push_back(image::Box{st.box_data[4 * b], st.box_data[4 * b + 1], st.box_data[4 * b + 2],
+                                       st.box_data[4 * b + 3]});
+    }
   }
 }
 
 }  // namespace
 
-ShardReader::ShardReader(const std::string& path) : state_(std::make_unique<State>()) {
+ShardReader::ShardReader(const std::string& path, int oldest_version) : state_(std::make_unique<State>()) {
   State& st = *state_;
   st.path = path;
+  st.oldest_version = oldest_version;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw IoError(fmt::format("{}: shard file does not exist or is not a regular file", path));
@@ -381,6 +508,15 @@ ShardReader::~ShardReader() {
 }
 
 namespace {
+// The read bytes against their stored xxh64 (cheap next to a decode: GB/s).
+void check_bytes(const std::vector<std::uint8_t>& bytes, std::uint64_t stored, const std::string& where) {
+  const std::uint64_t sum = checksum64(bytes.data(), bytes.size());
+  if (sum != stored)
+    throw Error(fmt::format("{}: checksum mismatch (stored {:016x}, the bytes hash to {:016x}): the bytes are "
+                            "damaged",
+                            where, stored, sum));
+}
+
 template <typename State>
 size_t checked_index(const State& st, std::int64_t i) {
   if (i < 0 || i >= st.count) {
@@ -411,8 +547,13 @@ std::vector<std::uint8_t> ShardReader::image_bytes(std::int64_t i) const {
   const State& st = *state_;
   const size_t k = checked_index(st, i);
   const std::string where = fmt::format("{}[{}] ({})", st.path, i, st.names[k]);
-  h5::Lock lock;
-  return h5::read_bytes(st.image_data, where, st.offsets[k], st.offsets[k + 1]);
+  std::vector<std::uint8_t> bytes;
+  {
+    h5::Lock lock;
+    bytes = h5::read_bytes(st.image_data, where, st.offsets[k], st.offsets[k + 1]);
+  }
+  check_bytes(bytes, st.checksums[k], where);
+  return bytes;
 }
 
 std::vector<std::uint8_t> ShardReader::mask_bytes(std::int64_t i) const {
@@ -420,8 +561,13 @@ std::vector<std::uint8_t> ShardReader::mask_bytes(std::int64_t i) const {
   const size_t k = checked_index(st, i);
   if (!st.has_masks || st.mask_offsets[k] == st.mask_offsets[k + 1]) return {};
   const std::string where = fmt::format("{}[{}] ({}) mask", st.path, i, st.names[k]);
-  h5::Lock lock;
-  return h5::read_bytes(st.mask_data, where, st.mask_offsets[k], st.mask_offsets[k + 1]);
+  std::vector<std::uint8_t> bytes;
+  {
+    h5::Lock lock;
+    bytes = h5::read_bytes(st.mask_data, where, st.mask_offsets[k], st.mask_offsets[k + 1]);
+  }
+  if (!st.mask_checksums.empty()) check_bytes(bytes, st.mask_checksums[k], where);  // format 2
+  return bytes;
 }
 
 }  // namespace c2am::data

@@ -15,7 +15,10 @@
 namespace c2am::data {
 
 inline constexpr const char* kShardFormat = "c2am-shards";
-inline constexpr int kShardFormatVersion = 1;
+// Format 2 (written): fixed-length string attributes, names as bytes plus
+// offsets, per-mask checksums and a metadata checksum. Format 1 (read): its
+// strings are variable-length, and only the image bytes are checksummed.
+inline constexpr int kShardFormatVersion = 2;
 inline constexpr const char* kManifestName = "manifest.json";
 
 // One sample as packed: the encoded bytes and their metadata.
@@ -54,9 +57,12 @@ class ShardWriter {
 };
 
 // Random-access reader of one shard. Thread-safe: HDF5 calls are serialised.
+// Opening checks the schema and, for format 2, the metadata checksum; every
+// image_bytes / mask_bytes call checks the bytes' stored xxh64. A shard older
+// than `oldest_version` is refused (2: no variable-length strings are read).
 class ShardReader {
  public:
-  explicit ShardReader(const std::string& path);
+  explicit ShardReader(const std::string& path, int oldest_version = 1);
   ~ShardReader();
   ShardReader(const ShardReader&) = delete;
   ShardReader& operator=(const ShardReader&) = delete;
@@ -71,7 +77,9 @@ class ShardReader {
   int height(std::int64_t i) const;
   const std::vector<image::Box>& boxes(std::int64_t i) const;
   std::uint64_t stored_checksum(std::int64_t i) const;
-  std::vector<std::uint8_t> image_bytes(std::int64_t i) const;  // errors name shard and index
+  // Errors name shard, index and name: a failed read, or bytes whose xxh64
+  // is not the stored one ("checksum mismatch").
+  std::vector<std::uint8_t> image_bytes(std::int64_t i) const;
   std::vector<std::uint8_t> mask_bytes(std::int64_t i) const;   // empty when none
   bool has_masks() const;
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace c2am::util::pickle {
 
@@ -145,6 +146,12 @@ class Machine {
     }
   }
   size_t position() const { return pos_; }
+  // Every value the machine still holds (stack and memo), for release_graph.
+  std::vector<ValuePtr> held() const {
+    std::vector<ValuePtr> roots(stack_.begin(), stack_.end());
+    for (const auto& [id, v] : memo_) roots.push_back(v);
+    return roots;
+  }
 
  private:
   ValuePtr loop();
@@ -497,9 +504,111 @@ ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args, Hooks* hooks) {
   return default_call(callable->text, args->items);
 }
 
+namespace {
+
+// The values a value refers to.
+template <typename F>
+void for_each_child(const Value& v, F&& f) {
+  for (const ValuePtr& c : v.items) f(c);
+  for (const auto& [k, c] : v.entries) {
+    f(k);
+    f(c);
+  }
+  if (v.state) f(v.state);
+}
+
+// Empties every container reachable from `roots`, except those in `keep` (the
+// value handed out), so that values referring to each other (a cycle through
+// the memo or left on the stack) are freed with their last outside reference
+// instead of keeping each other alive. Iterative: no recursion on depth.
+void release_graph(std::vector<ValuePtr> roots, const std::unordered_set<const Value*>& keep = {}) {
+  std::unordered_set<const Value*> seen;
+  std::vector<ValuePtr> all;
+  while (!roots.empty()) {
+    ValuePtr v = std::move(roots.back());
+    roots.pop_back();
+    if (!v || keep.count(v.get()) != 0 || !seen.insert(v.get()).second) continue;
+    for_each_child(*v, [&](const ValuePtr& c) { roots.push_back(c); });
+    all.push_back(std::move(v));
+  }
+  // Children first would recurse in their destructors; emptying every
+  // container, then dropping the owners one by one, never nests.
+  std::vector<ValuePtr> children;
+  for (const ValuePtr& v : all) {
+    for (ValuePtr& c : v->items) children.push_back(std::move(c));
+    for (auto& [k, c] : v->entries) {
+      children.push_back(std::move(k));
+      children.push_back(std::move(c));
+    }
+    if (v->state) children.push_back(std::move(v->state));
+    v->items.clear();
+    v->entries.clear();
+  }
+}
+
+// Why `root` cannot be handed out: it refers to itself (a cycle), or nests
+// deeper than kMaxDepth (destroying it would recurse that deep); "" when fine.
+// `reached` gets every value it holds.
+constexpr size_t kMaxDepth = 1000;
+std::string graph_problem(const ValuePtr& root, std::unordered_set<const Value*>& reached) {
+  enum class Mark { kOpen, kDone };
+  std::unordered_map<const Value*, Mark> mark;
+  struct Frame {
+    const Value* v;
+    std::vector<const Value*> children;
+    size_t next = 0;
+  };
+  std::vector<Frame> path;
+  auto enter = [&](const Value* v) {
+    mark[v] = Mark::kOpen;
+    Frame f{v, {}, 0};
+    for_each_child(*v, [&](const ValuePtr& c) {
+      if (c) f.children.push_back(c.get());
+    });
+    path.push_back(std::move(f));
+  };
+  if (root) enter(root.get());
+  while (!path.empty()) {
+    if (path.size() > kMaxDepth)
+      return fmt::format("its value nests more than {} containers deep, which c2am does not read", kMaxDepth);
+    Frame& f = path.back();
+    if (f.next == f.children.size()) {
+      mark[f.v] = Mark::kDone;
+      reached.insert(f.v);
+      path.pop_back();
+      continue;
+    }
+    const Value* c = f.children[f.next++];
+    const auto it = mark.find(c);
+    if (it == mark.end()) {
+      enter(c);
+    } else if (it->second == Mark::kOpen) {
+      return fmt::format("its value contains itself (a {} that refers back to itself), which c2am does not read",
+                         kind_name(c->kind));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 ValuePtr load(std::string_view bytes, Hooks* hooks, std::size_t* pos) {
   Machine m(bytes, pos != nullptr ? std::min(*pos, bytes.size()) : 0, hooks);
-  ValuePtr v = m.run();
+  ValuePtr v;
+  try {
+    v = m.run();
+  } catch (...) {
+    release_graph(m.held());  // what the failed pickle built may refer to itself
+    throw;
+  }
+  std::unordered_set<const Value*> reached;
+  if (const std::string problem = graph_problem(v, reached); !problem.empty()) {
+    auto roots = m.held();
+    roots.push_back(std::move(v));
+    release_graph(std::move(roots));
+    throw PickleError(problem);
+  }
+  release_graph(m.held(), reached);  // what the pickle built but does not return (may be a cycle)
   if (pos != nullptr) *pos = m.position();
   return v;
 }

@@ -21,8 +21,9 @@ out = open(sys.argv[2], "w")
 k = 0
 for shard in sorted(glob.glob(sys.argv[1] + "/*.h5")):
     with h5py.File(shard, "r") as f:
-        for name, label in zip(f["images/name"][()], f["images/label"][()]):
-            name = name.decode() if isinstance(name, bytes) else str(name)
+        nb, no = f["images/name_bytes"][()].tobytes(), f["images/name_offsets"][()]
+        names = [nb[no[i]:no[i + 1]].decode("utf-8") for i in range(len(no) - 1)]
+        for name, label in zip(names, f["images/label"][()]):
             first = [int(label)] if k % 2 == 0 else [int(label) + 1, int(label)]
             out.write(name + "," + ",".join(map(str, first)) + "\n")
             k += 1

@@ -1,5 +1,6 @@
 // The loader on packed shards: rank slices, resume order, bad samples.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -223,6 +224,51 @@ TEST(Loader, SkipPolicyDropsAndCountsTheCorruptImage) {
   }
   EXPECT_EQ(skipped, 1u);
   EXPECT_EQ(images, 7u * 3u - 1u);
+}
+
+// A byte flipped inside a packed JPEG's entropy data often still decodes (to
+// wrong pixels); the loader reads every image through its stored xxh64, so it
+// is an error naming shard[index] and name, or a counted skip.
+TEST(Loader, DamagedBytesOfAPackedImageAreCaughtByTheirChecksum) {
+  const std::string dir = packed_dir("loader_flipped", false);
+  const std::string shard = dir + "/train-0.h5";
+  std::uint64_t at = 0;
+  {
+    ShardReader r(shard);
+    for (int i = 0; i < 5; ++i) at += r.image_bytes(i).size();
+    at += r.image_bytes(5).size() / 2;
+  }
+  const hid_t f = H5Fopen(shard.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  const hid_t ds = H5Dopen2(f, "/images/bytes", H5P_DEFAULT);
+  const hid_t space = H5Dget_space(ds);
+  const hsize_t start[1] = {at}, count[1] = {1};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  const hid_t mem = H5Screate_simple(1, count, nullptr);
+  std::uint8_t b = 0;
+  ASSERT_GE(H5Dread(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
+  b ^= 0x01;
+  ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(ds);
+  H5Fclose(f);
+
+  try {
+    epoch(dir, 0, 1, epoch_with_sample_5());
+    FAIL() << "expected an error";
+  } catch (const c2am::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("train-0.h5[5]"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
+  }
+  const auto batches = epoch(dir, 0, 1, epoch_with_sample_5(), 0, /*skip_bad=*/true);
+  size_t skipped = 0;
+  for (const Batch& batch : batches) {
+    skipped += batch.skipped.size();
+    for (const auto& why : batch.skipped) EXPECT_NE(why.find("checksum mismatch"), std::string::npos) << why;
+  }
+  EXPECT_EQ(skipped, 1u);
 }
 
 // The loader opens only what the manifest may name, each shard once, and

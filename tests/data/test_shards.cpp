@@ -254,8 +254,8 @@ TEST(Shards, NewerVersionMissingDatasetAndBadOffsetsAreErrors) {
   auto fresh_copy = [&] { fs::copy_file(path, copy, fs::copy_options::overwrite_existing); };
 
   fresh_copy();
-  edit_hdf5(copy, [](hid_t f) { replace_int_attr(f, "version", 2); });
-  expect_error([&] { ShardReader r(copy); }, {copy, "version 2 is newer"});
+  edit_hdf5(copy, [](hid_t f) { replace_int_attr(f, "version", 3); });
+  expect_error([&] { ShardReader r(copy); }, {copy, "version 3 is newer"});
 
   fresh_copy();
   edit_hdf5(copy, [](hid_t f) { ASSERT_GE(H5Ldelete(f, "/images/label", H5P_DEFAULT), 0); });
@@ -314,23 +314,126 @@ TEST(Shards, ImagesSpanningChunksReadBackExactly) {
     EXPECT_EQ(r.image_bytes(i), ss[i].bytes) << i;
 }
 
-// Shards written before attributes became variable-length strings hold fixed-length ones.
-TEST(Shards, ReaderAcceptsFixedLengthStringAttributes) {
+// Format 2 reads no variable-length string (libhdf5's global heap, which a
+// crafted file can point anywhere), and its metadata checksum covers the
+// attributes: a string attribute replaced by another, fixed or variable, is refused.
+TEST(Shards, Format2RefusesChangedOrVariableLengthStringAttributes) {
   const std::string dir = fresh("fixed_attr");
   const std::string path = pack_one(dir, samples());
-  edit_hdf5(path, [](hid_t f) {
-    ASSERT_GE(H5Adelete(f, "split"), 0);
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, 5);
-    const hid_t space = H5Screate(H5S_SCALAR);
-    const hid_t a = H5Acreate2(f, "split", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    ASSERT_GE(H5Awrite(a, type, "val\0\0"), 0);
-    H5Aclose(a);
+  const std::string copy = dir + "/copy.h5";
+  auto replace_split = [&](bool variable) {
+    fs::copy_file(path, copy, fs::copy_options::overwrite_existing);
+    edit_hdf5(copy, [&](hid_t f) {
+      ASSERT_GE(H5Adelete(f, "split"), 0);
+      const hid_t type = H5Tcopy(H5T_C_S1);
+      H5Tset_size(type, variable ? H5T_VARIABLE : 5);
+      const hid_t space = H5Screate(H5S_SCALAR);
+      const hid_t a = H5Acreate2(f, "split", type, space, H5P_DEFAULT, H5P_DEFAULT);
+      const char* vlen = "val";
+      ASSERT_GE(variable ? H5Awrite(a, type, &vlen) : H5Awrite(a, type, "val\0\0"), 0);
+      H5Aclose(a);
+      H5Sclose(space);
+      H5Tclose(type);
+    });
+  };
+  replace_split(false);
+  expect_error([&] { ShardReader r(copy); }, {copy, "metadata checksum mismatch"});
+  replace_split(true);
+  expect_error([&] { ShardReader r(copy); }, {copy, "attribute 'split' is a variable-length string"});
+  ShardReader good(path);
+  EXPECT_EQ(good.info().split, "train");
+}
+
+// Labels, sizes, boxes, names and the per-image checksums are covered by the
+// metadata checksum: changing any of them in place (a valid HDF5 file) is
+// refused at open, naming the file.
+TEST(Shards, ChangedMetadataIsRefusedByTheMetadataChecksum) {
+  const std::string dir = fresh("metadata");
+  const std::string path = pack_one(dir, samples());
+  const std::string copy = dir + "/copy.h5";
+  auto edited = [&](const std::function<void(hid_t)>& edit) {
+    fs::copy_file(path, copy, fs::copy_options::overwrite_existing);
+    edit_hdf5(copy, edit);
+    expect_error([&] { ShardReader r(copy); }, {copy, "metadata checksum mismatch"});
+  };
+  auto overwrite = [](hid_t f, const char* name, hid_t type, auto&& change) {
+    const hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    ASSERT_GE(ds, 0) << name;
+    const hid_t space = H5Dget_space(ds);
+    std::vector<std::uint8_t> raw(static_cast<size_t>(H5Sget_simple_extent_npoints(space)) * H5Tget_size(type));
+    ASSERT_GE(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), 0);
+    change(raw);
+    ASSERT_GE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), 0);
     H5Sclose(space);
-    H5Tclose(type);
+    H5Dclose(ds);
+  };
+  edited([&](hid_t f) { overwrite(f, "/images/label", H5T_NATIVE_INT32, [](auto& r) { r[0] ^= 1; }); });
+  edited([&](hid_t f) { overwrite(f, "/images/size", H5T_NATIVE_INT32, [](auto& r) { r[4] ^= 1; }); });
+  edited([&](hid_t f) { overwrite(f, "/boxes/data", H5T_NATIVE_FLOAT, [](auto& r) { r[5] ^= 0x40; }); });
+  edited([&](hid_t f) { overwrite(f, "/images/name_bytes", H5T_NATIVE_UINT8, [](auto& r) { r[3] = 'X'; }); });
+  edited([&](hid_t f) { overwrite(f, "/images/checksum", H5T_NATIVE_UINT64, [](auto& r) { r[9] ^= 1; }); });
+  edited([&](hid_t f) { overwrite(f, "/masks/checksum", H5T_NATIVE_UINT64, [](auto& r) { r[0] ^= 1; }); });
+  edited([&](hid_t f) { replace_int_attr(f, "shard_index", 1); });
+  ShardReader good(path);
+  EXPECT_EQ(good.size(), 5);
+}
+
+// Every read checks the bytes against their stored xxh64: the loader, eval
+// and the WSSS commands all read through image_bytes / mask_bytes.
+TEST(Shards, DamagedImageOrMaskBytesAreAnErrorNamingShardIndexAndName) {
+  const std::string dir = fresh("flipped_read");
+  const auto ss = samples();
+  const std::string path = pack_one(dir, ss);
+  const std::uint64_t second_image = ss[0].bytes.size() + 3;  // 4th byte of image 1
+  const std::uint64_t mask_of_3 = ss[1].mask.size();  // only odd samples have masks
+  ASSERT_FALSE(ss[3].mask.empty());
+  edit_hdf5(path, [&](hid_t f) {
+    for (const auto& [name, at] : {std::pair<const char*, std::uint64_t>{"/images/bytes", second_image},
+                                   {"/masks/bytes", mask_of_3 + 2}}) {
+      const hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+      const hid_t space = H5Dget_space(ds);
+      const hsize_t start[1] = {at}, count[1] = {1};
+      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+      const hid_t mem = H5Screate_simple(1, count, nullptr);
+      std::uint8_t b = 0;
+      ASSERT_GE(H5Dread(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
+      b ^= 0x10;
+      ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
+      H5Sclose(mem);
+      H5Sclose(space);
+      H5Dclose(ds);
+    }
   });
-  ShardReader r(path);
-  EXPECT_EQ(r.info().split, "val");
+  ShardReader r(path);  // the metadata is intact
+  expect_error([&] { r.image_bytes(1); }, {path + "[1] (" + ss[1].name + ")", "checksum mismatch"});
+  expect_error([&] { r.mask_bytes(3); }, {path + "[3] (" + ss[3].name + ") mask", "checksum mismatch"});
+  EXPECT_EQ(r.image_bytes(0), ss[0].bytes);
+  EXPECT_EQ(r.mask_bytes(1), ss[1].mask);
+}
+
+// A folder packed by c2am before format 2 (tests/fixtures/data/cub-v1, 3
+// synthetic 32x32 images) stays readable: names, labels, sizes and boxes as
+// packed, images checked against their xxh64; a reader that accepts only
+// format 2 refuses it naming the version.
+TEST(Shards, Format1FoldersStayReadable) {
+  const std::string dir = std::string(C2AM_SOURCE_DIR) + "/tests/fixtures/data/cub-v1";
+  const Manifest m = read_manifest(dir);
+  EXPECT_EQ(m.version, 1);
+  ASSERT_EQ(m.shards.size(), 2u);
+  ShardReader r(dir + "/shard-00000.h5");
+  ASSERT_EQ(r.size(), 2);
+  EXPECT_EQ(r.name(1), "images/001.Stripes_1/Stripes_1_0003.jpg");
+  EXPECT_EQ(r.label(1), 0);
+  EXPECT_EQ(r.width(1), 32);
+  ASSERT_EQ(r.boxes(1).size(), 1u);
+  EXPECT_EQ(r.boxes(1)[0].x0, 16.0f);
+  EXPECT_EQ(r.boxes(1)[0].y1, 22.0f);
+  EXPECT_EQ(checksum64(r.image_bytes(1).data(), r.image_bytes(1).size()), 0xc75dcb30deaa50e2u);
+  const VerifyReport v = verify_packed(dir, /*decode=*/true, 1);
+  EXPECT_TRUE(v.problems.empty()) << v.problems.front();
+  EXPECT_EQ(v.decoded, 3);
+  expect_error([&] { ShardReader strict(dir + "/shard-00000.h5", /*oldest_version=*/2); },
+               {"shard-00000.h5", "format version 1 is refused here"});
 }
 
 TEST(Shards, ConcurrentReadsReturnTheRightBytes) {
@@ -466,8 +569,8 @@ TEST(Shards, ManifestErrorsNameTheFileAndKey) {
   expect_error([&] { read_manifest(dir); }, {file, "shards[0].count", "wrong type"});
   write(head + R"("plan_id": "p", "shards": [{"file": "s.h5", "count": 2, "checksum": "1"}]})");
   expect_error([&] { read_manifest(dir); }, {file, "'count' is 1", "add up to 2"});
-  write(R"({"format": "c2am-shards", "version": 2})");
-  expect_error([&] { read_manifest(dir); }, {file, "'version' is 2, newer"});
+  write(R"({"format": "c2am-shards", "version": 3})");
+  expect_error([&] { read_manifest(dir); }, {file, "'version' is 3, newer"});
   write("{ not json");
   expect_error([&] { read_manifest(dir); }, {file, "not valid JSON"});
 }
@@ -588,7 +691,8 @@ f.visititems(lambda n, o: print("dataset", n, o.dtype, o.shape) if isinstance(o,
 for k in sorted(f.attrs):
     v = f.attrs[k]
     print("attr", k, type(v).__name__, v.decode() if isinstance(v, bytes) else v)
-names = f["images/name"].asstr()[:]
+nb, no = f["images/name_bytes"][:].tobytes(), f["images/name_offsets"][:]
+names = [nb[no[i]:no[i + 1]].decode("utf-8") for i in range(len(no) - 1)]
 print("name3", names[3] == "images/\u00fc/\u00dcn\u00efcode_3.jpg", names[0])
 o = f["images/offsets"]
 print("image1", len(f["images/bytes"][o[1]:o[2]].tobytes()), hex(int(f["images/checksum"][1])))
@@ -613,18 +717,21 @@ print("boxes3", f["boxes/data"][b[3]:b[4]].tolist())
         std::string("dataset images/label int32 (5,)"),
         std::string("dataset images/size int32 (5, 2)"),
         std::string("dataset images/checksum uint64 (5,)"),
-        std::string("dataset images/name object (5,)"),
+        std::string("dataset images/name_bytes uint8 ("),
+        std::string("dataset images/name_offsets uint64 (6,)"),
+        std::string("dataset masks/checksum uint64 (5,)"),
         std::string("dataset boxes/data float32 (6, 4)"),
         std::string("dataset boxes/offsets uint64 (6,)"),
         "dataset masks/bytes uint8 (" + std::to_string(mask_total) + ",)",
         std::string("dataset masks/offsets uint64 (6,)"),
-        std::string("attr format str c2am-shards"),
-        std::string("attr version int64 1"),
-        std::string("attr layout str cub"),
-        std::string("attr split str train"),
+        std::string("attr format bytes_ c2am-shards"),
+        std::string("attr version int64 2"),
+        std::string("attr layout bytes_ cub"),
+        std::string("attr split bytes_ train"),
+        std::string("attr metadata_checksum bytes_ xxh64:"),
         std::string("attr shard_index int64 0"),
         std::string("attr num_shards int64 1"),
-        std::string("attr plan_id str plan-x"),
+        std::string("attr plan_id bytes_ plan-x"),
         std::string("attr count int64 5"),
         std::string("name3 True images/a/img_0.jpg"),
         fmt_image1(ss),

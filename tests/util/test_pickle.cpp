@@ -252,6 +252,41 @@ TEST_F(Pickle, UnsupportedOpcodesAndMalformedPicklesAreErrors) {
   EXPECT_NE(detail_of(bytes("oob.pkl")).find("out-of-band"), std::string::npos);
 }
 
+// Found by fuzzing (tests/fuzz/corpus/pickle/regress-*): a value that
+// contains itself leaked (shared_ptr cycles), and a deep nesting would
+// recurse that deep when destroyed. Both are refused (and, under ASan, the
+// fuzz smoke checks nothing leaks); shared values that are no cycle load.
+TEST_F(Pickle, SelfReferenceAndDeepNestingAreRefusedSharedValuesAreNot) {
+  const auto detail_of = [](std::string_view bytes) -> std::string {
+    try {
+      pk::load(bytes);
+    } catch (const pk::PickleError& e) {
+      return e.detail();
+    }
+    return "(no error)";
+  };
+  // l = []; l.append(l): EMPTY_LIST, BINPUT 0, BINGET 0, APPEND, STOP.
+  using namespace std::string_view_literals;  // the pickles hold NUL bytes
+  EXPECT_EQ(detail_of("\x80\x02]q\x00h\x00" "a."sv),
+            "its value contains itself (a list that refers back to itself), which c2am does not read");
+  // d = {}; d["k"] = [d]: the cycle through a dict and a list.
+  EXPECT_NE(detail_of("\x80\x02}q\x00X\x01\x00\x00\x00k]h\x00" "as."sv).find("contains itself"), std::string::npos);
+  // A cycle in a pickle that fails later is freed as well (the fuzz smoke's leak check).
+  EXPECT_EQ(detail_of("\x80\x02]q\x00h\x00" "a\xff"sv), "unsupported pickle opcode 0xff");
+  std::string deep = "\x80\x02";
+  deep += std::string(1500, ']') + std::string(1499, 'a') + ".";
+  EXPECT_NE(detail_of(deep).find("nests more than 1000 containers deep"), std::string::npos);
+  // A cycle the pickle builds but does not return (left on the stack) is freed; the value loads.
+  const auto second = pk::load("\x80\x02]q\x00h\x00" "a\x80\x02]."sv);
+  EXPECT_EQ(second->kind, Kind::kList);
+  EXPECT_TRUE(second->items.empty());
+  // (l, l): one list twice is no cycle.
+  const auto shared = pk::load("\x80\x02]q\x00h\x00h\x00\x86."sv);
+  ASSERT_EQ(shared->kind, Kind::kTuple);
+  ASSERT_EQ(shared->items.size(), 2u);
+  EXPECT_EQ(shared->items[0], shared->items[1]);
+}
+
 TEST(PickleValues, FindLooksUpStrAndBytesKeys) {
   auto d = pk::make(Kind::kDict);
   d->entries.emplace_back(pk::make_text(Kind::kStr, "a"), pk::make_int(1));
