@@ -209,7 +209,9 @@ PackResult Packer::write_shards(int rank, int world) {
         result.bytes += bytes;
         if (i + 1 == std::min(n, (k + 1) * per_shard)) {
           writer->finish();
-          shards[static_cast<std::size_t>(k)] = data::ManifestShard{file, in_shard, writer->checksum()};
+          // The header (data ranges, structure checksum) as a reader will find it.
+          const data::ShardReader written((fs::path(o.out) / file).string());
+          shards[static_cast<std::size_t>(k)] = data::ManifestShard{file, in_shard, writer->checksum(), written.header()};
           writer.reset();
           ++result.shards_written;
         }

@@ -95,7 +95,7 @@ std::vector<std::optional<data::ManifestShard>> check_shards(
     std::vector<std::uint64_t> sums(static_cast<std::size_t>(r->size()));
     for (std::int64_t i = 0; i < r->size(); ++i) sums[static_cast<std::size_t>(i)] = r->stored_checksum(i);
     complete[static_cast<std::size_t>(index)] =
-        data::ManifestShard{fs::path(path).filename().string(), r->size(), data::shard_checksum(sums)};
+        data::ManifestShard{fs::path(path).filename().string(), r->size(), data::shard_checksum(sums), r->header()};
   }
   return complete;
 }

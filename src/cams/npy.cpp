@@ -289,15 +289,22 @@ NpyArray unpickle_objects(std::string_view bytes, size_t offset, const std::vect
   } catch (const pk::PickleError& e) {
     throw Error(fmt::format("{}: its pickled objects: {} (file byte {})", prefix, e.detail(), e.offset()));
   }
-  if (const auto* a = std::any_cast<NpyArray>(&root->native); a != nullptr && a->dtype == DType::kObject) {
-    return *a;
+  NpyArray a;
+  a.dtype = DType::kObject;
+  a.shape = shape;
+  if (const auto* inner = std::any_cast<NpyArray>(&root->native); inner != nullptr && inner->dtype == DType::kObject) {
+    if (inner->shape != shape || inner->objects.size() != static_cast<size_t>(inner->size()))
+      throw Error(fmt::format("{}: the header says shape {}, its pickled array has shape {} with {} objects", prefix,
+                              a.shape_text(), inner->shape_text(), inner->objects.size()));
+    return *inner;
   }
   if (const auto* u = std::any_cast<npy_detail::Unreadable>(&root->native)) {
     throw Error(fmt::format("{}: its pickled array: {}", prefix, u->why));
   }
-  NpyArray a;  // not an ndarray (a file written by pickle.dump, not np.save): the one object
-  a.dtype = DType::kObject;
-  a.shape = shape;
+  // Not an ndarray (one pickled object after the header): only a header of one element says so.
+  if (a.size() != 1)
+    throw Error(fmt::format("{}: the header says shape {} ({} objects), its pickle holds one object that is no array",
+                            prefix, a.shape_text(), a.size()));
   a.objects = {root};
   return a;
 }

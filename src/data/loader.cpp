@@ -131,7 +131,9 @@ Dataset open_packed(const std::string& dir, const std::string& split) {
   d.description = fmt::format("{} (packed {} {}, {} shards)", dir, m.layout, m.split, m.shards.size());
   const std::string manifest_path = (std::filesystem::path(dir) / kManifestName).string();
   for (const ManifestShard& ms : m.shards) {
-    auto reader = std::make_shared<const ShardReader>((std::filesystem::path(dir) / ms.file).string());
+    // With the manifest's header, libhdf5 opens only a file whose structure is byte-for-byte as packed.
+    auto reader = std::make_shared<const ShardReader>((std::filesystem::path(dir) / ms.file).string(),
+                                                      /*oldest_version=*/1, ms.header ? &*ms.header : nullptr);
     // A shard of another split, plan or position (copied or renamed in) is refused, not read.
     const std::vector<std::string> wrong =
         shard_manifest_mismatches(m, d.shards.size(), *reader, manifest_path);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -43,6 +44,28 @@ std::uint64_t parse_hex64(const std::string& s, const std::string& file, const s
     throw Error(fmt::format("{}: key '{}': '{}' is not a 64-bit hexadecimal checksum", file, key, s));
   }
   return std::stoull(s, nullptr, 16);
+}
+
+// shards[k].header: {"checksum": hex, "data": [[offset, size], ...]} with
+// ascending, non-overlapping, non-empty ranges (ShardHeader).
+ShardHeader parse_header(const json& h, const std::string& file, const std::string& prefix) {
+  ShardHeader out;
+  out.checksum = parse_hex64(get<std::string>(h, "checksum", file, prefix), file, prefix + "checksum");
+  const json data = get<json>(h, "data", file, prefix);
+  if (!data.is_array()) throw Error(fmt::format("{}: key '{}data' is not an array", file, prefix));
+  std::uint64_t end = 0;
+  for (size_t r = 0; r < data.size(); ++r) {
+    const json& range = data[r];
+    if (!range.is_array() || range.size() != 2 || !range[0].is_number_unsigned() || !range[1].is_number_unsigned())
+      throw Error(fmt::format("{}: key '{}data[{}]' is not a pair of byte counts [offset, size]", file, prefix, r));
+    const auto offset = range[0].get<std::uint64_t>(), size = range[1].get<std::uint64_t>();
+    if (size == 0 || offset < end || size > UINT64_MAX - offset)
+      throw Error(fmt::format("{}: key '{}data[{}]' ([{}, {}]) is empty, overlaps the range before it or overflows",
+                              file, prefix, r, offset, size));
+    end = offset + size;
+    out.data.emplace_back(offset, size);
+  }
+  return out;
 }
 
 // A shard file must stay inside the manifest's folder: relative, no '..'
@@ -96,7 +119,13 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   j["options"] = std::move(options);
   j["shards"] = json::array();
   for (const ManifestShard& s : m.shards) {
-    j["shards"].push_back({{"file", s.file}, {"count", s.count}, {"checksum", hex64(s.checksum)}});
+    json e = {{"file", s.file}, {"count", s.count}, {"checksum", hex64(s.checksum)}};
+    if (s.header) {
+      json ranges = json::array();
+      for (const auto& [offset, size] : s.header->data) ranges.push_back({offset, size});
+      e["header"] = {{"checksum", hex64(s.header->checksum)}, {"data", std::move(ranges)}};
+    }
+    j["shards"].push_back(std::move(e));
   }
   util::write_file_atomic((fs::path(dir) / kManifestName).string(), j.dump(2) + "\n");
 }
@@ -162,6 +191,7 @@ Manifest read_manifest(const std::string& dir) {
     if (s.count < 0) throw Error(fmt::format("{}: key '{}count' is negative ({})", file, prefix, s.count));
     s.checksum =
         parse_hex64(get<std::string>(shards[i], "checksum", file, prefix), file, prefix + "checksum");
+    if (shards[i].contains("header")) s.header = parse_header(shards[i]["header"], file, prefix + "header.");
     total += s.count;
     m.shards.push_back(std::move(s));
   }
@@ -246,7 +276,7 @@ void verify_shard(const std::string& dir, const Manifest& m, std::size_t k, bool
   const std::string path = (fs::path(dir) / ms.file).string();
   std::unique_ptr<ShardReader> r;
   try {
-    r = std::make_unique<ShardReader>(path);
+    r = std::make_unique<ShardReader>(path, /*oldest_version=*/1, ms.header ? &*ms.header : nullptr);
   } catch (const std::exception& e) {
     report.problems.push_back(at(path, e.what()));
     return;

@@ -20,7 +20,6 @@ namespace c2am::data {
 
 namespace {
 
-constexpr hsize_t kChunkBytes = hsize_t{1} << 20;  // /images/bytes and /masks/bytes chunks
 
 // fsync of a file or folder; throws IoError naming it.
 void fsync_path(const std::string& path, bool folder) {
@@ -263,7 +262,9 @@ void write_hdf5(WriterState& st) {
     const auto n = static_cast<hsize_t>(count);
     {
       Hid g = create_group(file, f, "images");
-      h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.bytes.data(), st.bytes.size(), 1, kChunkBytes);
+      // Contiguous (format 2): one byte range of the file, which the manifest's
+      // header excludes from its checksum (ShardHeader).
+      h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.bytes.data(), st.bytes.size());
       give_back_spare(std::move(st.bytes));  // HDF5 holds them now
       h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.offsets.data(), n + 1);
       h5::write_dataset(g, f, "label", H5T_NATIVE_INT32, st.labels.data(), n);
@@ -279,8 +280,7 @@ void write_hdf5(WriterState& st) {
     }
     if (st.any_mask) {
       Hid g = create_group(file, f, "masks");
-      h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.mask_bytes.data(), st.mask_bytes.size(), 1,
-                        kChunkBytes);
+      h5::write_dataset(g, f, "bytes", H5T_NATIVE_UINT8, st.mask_bytes.data(), st.mask_bytes.size());
       st.mask_bytes = {};
       h5::write_dataset(g, f, "offsets", H5T_NATIVE_UINT64, st.mask_offsets.data(), n + 1);
       h5::write_dataset(g, f, "checksum", H5T_NATIVE_UINT64, st.mask_checksums.data(), n);
@@ -328,6 +328,7 @@ struct ShardReader::State {
   std::vector<std::string> names;
   std::vector<std::vector<image::Box>> boxes;
   bool has_masks = false;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> data_ranges;  // format 2: see ShardHeader
 
   void close() {
     mask_data.reset();
@@ -368,6 +369,20 @@ h5::Hid open_byte_dataset(hid_t file, const std::string& f, const char* path) {
   if (shape.rank != 1) throw Error(fmt::format("{}: dataset '{}' is not 1-D", f, path));
   h5::check_stored(ds, f, path, shape.rows);
   return ds;
+}
+
+// The file byte range of a contiguous byte dataset (format 2), if it stores any.
+void add_data_range(hid_t ds, const std::string& f, const char* path,
+                    std::vector<std::pair<std::uint64_t, std::uint64_t>>& out) {
+  h5::Hid dcpl(C2AM_H5_CHECK(H5Dget_create_plist(ds), f, std::string("get the creation list of ") + path), H5Pclose);
+  if (H5Pget_layout(dcpl) != H5D_CONTIGUOUS)
+    throw Error(fmt::format("{}: dataset '{}' is not stored contiguously, as format 2 stores it (damaged or forged)",
+                            f, path));
+  const hsize_t size = H5Dget_storage_size(ds);
+  if (size == 0) return;
+  const haddr_t offset = H5Dget_offset(ds);
+  if (offset == HADDR_UNDEF) throw Error(fmt::format("{}: dataset '{}' has no file offset", f, path));
+  out.emplace_back(static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(size));
 }
 
 // Format 1's names: a variable-length string dataset (read through libhdf5's
@@ -466,6 +481,11 @@ void load_shard(ReaderState& st) {
                               "names, boxes, offsets or checksums were changed or damaged",
                               f, stored, computed));
   }
+  if (!v1) {
+    add_data_range(st.image_data, f, "/images/bytes", st.data_ranges);
+    if (st.has_masks) add_data_range(st.mask_data, f, "/masks/bytes", st.data_ranges);
+    std::sort(st.data_ranges.begin(), st.data_ranges.end());
+  }
   st.boxes.resize(static_cast<size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::uint64_t b = st.box_offsets[i]; b < st.box_offsets[i + 1]; ++b) {
@@ -477,13 +497,71 @@ void load_shard(ReaderState& st) {
 
 }  // namespace
 
-ShardReader::ShardReader(const std::string& path, int oldest_version) : state_(std::make_unique<State>()) {
+namespace {
+
+// XXH64 (seed 0) of every byte of the file `path` outside `data` (ascending,
+// non-overlapping (offset, size) ranges inside the file), read with pread.
+std::uint64_t hash_outside(const std::string& path, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& data) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open shard", path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const off_t end = ::lseek(fd, 0, SEEK_END);
+  if (end < 0) throw_errno("cannot size shard", path);
+  const auto size = static_cast<std::uint64_t>(end);
+  std::unique_ptr<XXH64_state_t, XXH_errorcode (*)(XXH64_state_t*)> h(XXH64_createState(), XXH64_freeState);
+  if (!h) throw std::bad_alloc();
+  XXH64_reset(h.get(), 0);
+  std::vector<char> buf(std::size_t{1} << 20);
+  std::uint64_t pos = 0;
+  auto hash_until = [&](std::uint64_t stop) {
+    while (pos < stop) {
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), stop - pos));
+      const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) throw_errno("cannot read shard", path);
+      XXH64_update(h.get(), buf.data(), static_cast<std::size_t>(got));
+      pos += static_cast<std::uint64_t>(got);
+    }
+  };
+  for (const auto& [offset, length] : data) {
+    if (offset < pos || offset > size || length > size - offset)
+      throw Error(fmt::format("{}: the manifest's data range ({}, {}) does not fit the {}-byte file (damaged, or "
+                              "not the shard the manifest describes)",
+                              path, offset, length, size));
+    hash_until(offset);
+    pos = offset + length;
+  }
+  hash_until(size);
+  return XXH64_digest(h.get());
+}
+
+std::string ranges_text(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& r) {
+  std::string out;
+  for (const auto& [o, n] : r) out += fmt::format("{}({}, {})", out.empty() ? "" : " ", o, n);
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+ShardReader::ShardReader(const std::string& path, int oldest_version, const ShardHeader* expected)
+    : state_(std::make_unique<State>()) {
   State& st = *state_;
   st.path = path;
   st.oldest_version = oldest_version;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw IoError(fmt::format("{}: shard file does not exist or is not a regular file", path));
+  }
+  if (expected != nullptr) {  // before libhdf5 parses anything of it
+    const std::uint64_t sum = hash_outside(path, expected->data);
+    if (sum != expected->checksum)
+      throw Error(fmt::format("{}: header checksum mismatch (the manifest's {:016x}, the file's {:016x}): the "
+                              "shard's HDF5 structure was changed or damaged, or it is not the shard the manifest "
+                              "lists; it is not opened",
+                              path, expected->checksum, sum));
   }
   h5::Lock lock;
   if (H5Fis_hdf5(path.c_str()) <= 0) {
@@ -496,6 +574,9 @@ ShardReader::ShardReader(const std::string& path, int oldest_version) : state_(s
                       H5Fclose);
     h5::refuse_foreign_storage(st.file, path);  // before anything is read through a link
     load_shard(st);
+    if (expected != nullptr && st.data_ranges != expected->data)
+      throw Error(fmt::format("{}: its image and mask data lie at {}, the manifest says {}", path,
+                              ranges_text(st.data_ranges), ranges_text(expected->data)));
   } catch (...) {
     st.close();  // under the lock, unlike the members' destructors
     throw;
@@ -542,6 +623,12 @@ std::uint64_t ShardReader::stored_checksum(std::int64_t i) const {
   return state_->checksums[checked_index(*state_, i)];
 }
 bool ShardReader::has_masks() const { return state_->has_masks; }
+
+std::optional<ShardHeader> ShardReader::header() const {
+  const State& st = *state_;
+  if (st.version < 2) return std::nullopt;
+  return ShardHeader{hash_outside(st.path, st.data_ranges), st.data_ranges};
+}
 
 std::vector<std::uint8_t> ShardReader::image_bytes(std::int64_t i) const {
   const State& st = *state_;

@@ -7,7 +7,9 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "image/image.h"
@@ -56,13 +58,28 @@ class ShardWriter {
   std::unique_ptr<State> state_;
 };
 
+// What the manifest knows of a format-2 shard's file before libhdf5 reads it:
+// the byte ranges of its image and mask data (contiguous datasets) and the
+// xxh64 of every other byte of the file (the HDF5 structure: superblock,
+// object headers, heaps, the small datasets). A reader given it hashes those
+// bytes first and hands the file to libhdf5 only when they match: libhdf5
+// 1.10 can crash on damaged structures (fuzzing found a use-after-free), and
+// damage to the data ranges is caught by the per-image checksums instead.
+struct ShardHeader {
+  std::uint64_t checksum = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> data;  // (offset, size), ascending
+  bool operator==(const ShardHeader& o) const { return checksum == o.checksum && data == o.data; }
+};
+
 // Random-access reader of one shard. Thread-safe: HDF5 calls are serialised.
 // Opening checks the schema and, for format 2, the metadata checksum; every
 // image_bytes / mask_bytes call checks the bytes' stored xxh64. A shard older
 // than `oldest_version` is refused (2: no variable-length strings are read).
+// With `expected` (from the manifest), the file's structure is checked
+// against it before libhdf5 opens the file, and its data ranges after.
 class ShardReader {
  public:
-  explicit ShardReader(const std::string& path, int oldest_version = 1);
+  explicit ShardReader(const std::string& path, int oldest_version = 1, const ShardHeader* expected = nullptr);
   ~ShardReader();
   ShardReader(const ShardReader&) = delete;
   ShardReader& operator=(const ShardReader&) = delete;
@@ -82,6 +99,9 @@ class ShardReader {
   std::vector<std::uint8_t> image_bytes(std::int64_t i) const;
   std::vector<std::uint8_t> mask_bytes(std::int64_t i) const;   // empty when none
   bool has_masks() const;
+  // The header of this (format-2) file as it is now: for the manifest.
+  // nullopt for format 1 (chunked data, no header in its manifests).
+  std::optional<ShardHeader> header() const;
 
  private:
   struct State;
@@ -92,6 +112,7 @@ struct ManifestShard {
   std::string file;  // relative to the manifest's folder
   std::int64_t count = 0;
   std::uint64_t checksum = 0;  // ShardWriter::checksum()
+  std::optional<ShardHeader> header;  // format 2 (ShardReader::header()); absent in format-1 manifests
 };
 
 struct Manifest {

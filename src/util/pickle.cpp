@@ -146,10 +146,17 @@ class Machine {
     }
   }
   size_t position() const { return pos_; }
-  // Every value the machine still holds (stack and memo), for release_graph.
+  // Every value the machine still holds (stack and memo), and every
+  // container it changed after creating it that is still alive: a cycle
+  // needs such a change (APPEND, SETITEM, BUILD on a value the memo gave
+  // back), so every cycle, also one the stack has dropped, passes through
+  // one of these. For release_graph.
   std::vector<ValuePtr> held() const {
     std::vector<ValuePtr> roots(stack_.begin(), stack_.end());
     for (const auto& [id, v] : memo_) roots.push_back(v);
+    for (const auto& w : mutated_) {
+      if (ValuePtr v = w.lock()) roots.push_back(std::move(v));
+    }
     return roots;
   }
 
@@ -231,6 +238,7 @@ class Machine {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;  // stack sizes at each open MARK
   std::unordered_map<uint64_t, ValuePtr> memo_;
+  std::vector<std::weak_ptr<Value>> mutated_;  // see held()
 };
 
 ValuePtr Machine::loop() {
@@ -456,12 +464,14 @@ void Machine::set_items(const ValuePtr& target, const std::vector<ValuePtr>& fla
     fail(fmt::format("SETITEM on a {}", kind_name(target->kind)));
   }
   for (size_t i = 0; i < flat.size(); i += 2) target->entries.emplace_back(flat[i], flat[i + 1]);
+  if (!flat.empty()) mutated_.push_back(target);
 }
 
 void Machine::append(const ValuePtr& target, const std::vector<ValuePtr>& items) {
   if (target->kind == Kind::kObject) return;  // a list subclass of an unknown class: its items are dropped
   if (target->kind != Kind::kList) fail(fmt::format("APPEND on a {}", kind_name(target->kind)));
   target->items.insert(target->items.end(), items.begin(), items.end());
+  if (!items.empty()) mutated_.push_back(target);
 }
 
 ValuePtr Machine::new_object(const ValuePtr& cls, const ValuePtr& args) {
@@ -478,13 +488,17 @@ ValuePtr Machine::new_object(const ValuePtr& cls, const ValuePtr& args) {
 }
 
 void Machine::build(const ValuePtr& target, const ValuePtr& state) {
-  if (hooks_ != nullptr && hooks_->build(*target, state)) return;
+  if (hooks_ != nullptr && hooks_->build(*target, state)) {
+    mutated_.push_back(target);  // the hook may keep the state in it
+    return;
+  }
   switch (target->kind) {
     case Kind::kDict:  // an OrderedDict's _metadata, a dict subclass's attributes: dropped
     case Kind::kList:
       return;
     case Kind::kObject:
       target->state = state;
+      mutated_.push_back(target);
       return;
     default:
       fail(fmt::format("BUILD on a {}", kind_name(target->kind)));
@@ -517,17 +531,18 @@ void for_each_child(const Value& v, F&& f) {
   if (v.state) f(v.state);
 }
 
-// Empties every container reachable from `roots`, except those in `keep` (the
-// value handed out), so that values referring to each other (a cycle through
-// the memo or left on the stack) are freed with their last outside reference
-// instead of keeping each other alive. Iterative: no recursion on depth.
-void release_graph(std::vector<ValuePtr> roots, const std::unordered_set<const Value*>& keep = {}) {
+// Empties every container reachable from `roots`, so that values referring to
+// each other (a cycle through the memo, maybe dropped from the stack) are
+// freed with their last outside reference instead of keeping each other
+// alive. Only on a refused pickle: nothing of it is handed out. Iterative: no
+// recursion on depth.
+void release_graph(std::vector<ValuePtr> roots) {
   std::unordered_set<const Value*> seen;
   std::vector<ValuePtr> all;
   while (!roots.empty()) {
     ValuePtr v = std::move(roots.back());
     roots.pop_back();
-    if (!v || keep.count(v.get()) != 0 || !seen.insert(v.get()).second) continue;
+    if (!v || !seen.insert(v.get()).second) continue;
     for_each_child(*v, [&](const ValuePtr& c) { roots.push_back(c); });
     all.push_back(std::move(v));
   }
@@ -546,11 +561,11 @@ void release_graph(std::vector<ValuePtr> roots, const std::unordered_set<const V
   }
 }
 
-// Why `root` cannot be handed out: it refers to itself (a cycle), or nests
-// deeper than kMaxDepth (destroying it would recurse that deep); "" when fine.
-// `reached` gets every value it holds.
+// Why the values reachable from `roots` cannot stand: one refers to itself (a
+// cycle: shared_ptrs would never free it), or they nest deeper than
+// kMaxDepth (destroying them would recurse that deep); "" when fine.
 constexpr size_t kMaxDepth = 1000;
-std::string graph_problem(const ValuePtr& root, std::unordered_set<const Value*>& reached) {
+std::string graph_problem(const std::vector<ValuePtr>& roots) {
   enum class Mark { kOpen, kDone };
   std::unordered_map<const Value*, Mark> mark;
   struct Frame {
@@ -567,24 +582,26 @@ std::string graph_problem(const ValuePtr& root, std::unordered_set<const Value*>
     });
     path.push_back(std::move(f));
   };
-  if (root) enter(root.get());
-  while (!path.empty()) {
-    if (path.size() > kMaxDepth)
-      return fmt::format("its value nests more than {} containers deep, which c2am does not read", kMaxDepth);
-    Frame& f = path.back();
-    if (f.next == f.children.size()) {
-      mark[f.v] = Mark::kDone;
-      reached.insert(f.v);
-      path.pop_back();
-      continue;
-    }
-    const Value* c = f.children[f.next++];
-    const auto it = mark.find(c);
-    if (it == mark.end()) {
-      enter(c);
-    } else if (it->second == Mark::kOpen) {
-      return fmt::format("its value contains itself (a {} that refers back to itself), which c2am does not read",
-                         kind_name(c->kind));
+  for (const ValuePtr& root : roots) {
+    if (!root || mark.count(root.get()) != 0) continue;
+    enter(root.get());
+    while (!path.empty()) {
+      if (path.size() > kMaxDepth)
+        return fmt::format("its value nests more than {} containers deep, which c2am does not read", kMaxDepth);
+      Frame& f = path.back();
+      if (f.next == f.children.size()) {
+        mark[f.v] = Mark::kDone;
+        path.pop_back();
+        continue;
+      }
+      const Value* c = f.children[f.next++];
+      const auto it = mark.find(c);
+      if (it == mark.end()) {
+        enter(c);
+      } else if (it->second == Mark::kOpen) {
+        return fmt::format("its value contains itself (a {} that refers back to itself), which c2am does not read",
+                           kind_name(c->kind));
+      }
     }
   }
   return {};
@@ -601,14 +618,15 @@ ValuePtr load(std::string_view bytes, Hooks* hooks, std::size_t* pos) {
     release_graph(m.held());  // what the failed pickle built may refer to itself
     throw;
   }
-  std::unordered_set<const Value*> reached;
-  if (const std::string problem = graph_problem(v, reached); !problem.empty()) {
-    auto roots = m.held();
-    roots.push_back(std::move(v));
+  // A cycle anywhere in what the pickle built (returned or not: dropped from
+  // the stack, left in the memo) is refused and broken up; without one,
+  // whatever is not returned frees itself with the machine.
+  std::vector<ValuePtr> roots{v};  // first: the depth that counts is the returned value's
+  for (ValuePtr& h : m.held()) roots.push_back(std::move(h));
+  if (const std::string problem = graph_problem(roots); !problem.empty()) {
     release_graph(std::move(roots));
     throw PickleError(problem);
   }
-  release_graph(m.held(), reached);  // what the pickle built but does not return (may be a cycle)
   if (pos != nullptr) *pos = m.position();
   return v;
 }

@@ -317,6 +317,11 @@ TEST_F(Npy, BadFilesAreErrorsNamingTheFile) {
     EXPECT_NE(msg.find("cannot read '" + path + "' as a .npy file: "), std::string::npos) << msg;
     EXPECT_NE(msg.find(want), std::string::npos) << msg;
   }
+  // Found by fuzzing: a header of shape (2,) over one pickled object (no array) gave 2 elements and 1 object.
+  const std::string forged =
+      std::string(C2AM_SOURCE_DIR) + "/tests/fuzz/corpus/npy/regress-header-shape-2-one-pickled-object.npy";
+  const std::string forged_msg = error_of([&] { c2am::cams::read_npy(forged, true); });
+  EXPECT_NE(forged_msg.find("the header says shape (2,)"), std::string::npos) << forged_msg;
   const std::string msg = error_of([&] { c2am::cams::read_npy(file("irn.npy")); });
   EXPECT_NE(msg.find("allow_pickle"), std::string::npos) << msg;
   EXPECT_THROW(c2am::cams::read_npy(scratch("missing.npy")), c2am::IoError);

@@ -59,7 +59,7 @@ std::string packed_dir(const std::string& name, bool corrupt_one) {
       w.add(s);
     }
     w.finish();
-    m.shards.push_back(ManifestShard{file, count, w.checksum()});
+    m.shards.push_back(ManifestShard{file, count, w.checksum(), ShardReader(out + "/" + file).header()});
     m.count += count;
   }
   write_manifest(out, m);

@@ -69,7 +69,7 @@ Fixture make_fixture(const std::string& name) {
     write_png(f.cues + "/img_" + std::to_string(i) + ".png", ramp);
   }
   w.finish();
-  m.shards.push_back(ManifestShard{"train-0.h5", kImages, w.checksum()});
+  m.shards.push_back(ManifestShard{"train-0.h5", kImages, w.checksum(), std::nullopt});
   m.count = kImages;
   write_manifest(f.packed, m);
   return f;
