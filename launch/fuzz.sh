@@ -62,6 +62,8 @@ for h in "${harnesses[@]}"; do
     rm -rf "$corpus" "$art"
   fi
   mkdir -p "$corpus" "$art" "$(dirname "$log")"
+  started=$build/logs/.started-$h  # findings of this run only: files newer than it
+  touch "$started"
   rc=0
   # shard: libhdf5 has no frame pointers, so its frames (lsan.supp) need the
   # slow unwinder; and libhdf5 allocates what a damaged header claims (6 TB
@@ -73,7 +75,7 @@ for h in "${harnesses[@]}"; do
     >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  found=$(find "$art" -type f | wc -l)
+  found=$(find "$art" -type f -newer "$started" | wc -l)
   printf '%-9s %12s %10s %9s  %s\n' "$h" "${execs:-?}" "${rate:-?}" "$found" "$log"
   ((fresh == 0)) || rm -rf "$corpus"
   if ((rc != 0 || found > 0)); then

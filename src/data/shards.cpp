@@ -446,6 +446,9 @@ void load_shard(ReaderState& st) {
   st.info.num_shards = static_cast<int>(h5::read_attr_int(st.file, f, "num_shards"));
   st.count = h5::read_attr_int(st.file, f, "count");
   if (st.count < 0) throw Error(fmt::format("{}: attribute 'count' is negative ({})", f, st.count));
+  constexpr std::int64_t kMaxCount = std::int64_t{1} << 40;  // far beyond any shard; n + 1 must not overflow
+  if (st.count > kMaxCount)
+    throw Error(fmt::format("{}: attribute 'count' is {}, more than a shard can hold (damaged)", f, st.count));
   const std::int64_t n = st.count;
 
   st.image_data = open_byte_dataset(st.file, f, "/images/bytes");

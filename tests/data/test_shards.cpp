@@ -266,6 +266,10 @@ TEST(Shards, NewerVersionMissingDatasetAndBadOffsetsAreErrors) {
   edit_hdf5(copy, [](hid_t f) { ASSERT_GE(H5Ldelete(f, "/boxes", H5P_DEFAULT), 0); });
   expect_error([&] { ShardReader r(copy); }, {copy, "/boxes/data' is missing"});
 
+  fresh_copy();  // found by fuzzing: count + 1 overflowed (UBSan)
+  edit_hdf5(copy, [](hid_t f) { replace_int_attr(f, "count", INT64_MAX); });
+  expect_error([&] { ShardReader r(copy); }, {copy, "attribute 'count' is 9223372036854775807"});
+
   fresh_copy();
   edit_hdf5(copy, [](hid_t f) { replace_int_attr(f, "count", 4); });
   expect_error([&] { ShardReader r(copy); }, {copy, "'/images/offsets' has shape (6,), expected (5,)"});
