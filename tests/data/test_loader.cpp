@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/h5_edit.h"
 #include "common/synth_data.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
@@ -240,18 +241,7 @@ TEST(Loader, DamagedBytesOfAPackedImageAreCaughtByTheirChecksum) {
   }
   const hid_t f = H5Fopen(shard.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   ASSERT_GE(f, 0);
-  const hid_t ds = H5Dopen2(f, "/images/bytes", H5P_DEFAULT);
-  const hid_t space = H5Dget_space(ds);
-  const hsize_t start[1] = {at}, count[1] = {1};
-  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
-  const hid_t mem = H5Screate_simple(1, count, nullptr);
-  std::uint8_t b = 0;
-  ASSERT_GE(H5Dread(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
-  b ^= 0x01;
-  ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
-  H5Sclose(mem);
-  H5Sclose(space);
-  H5Dclose(ds);
+  ASSERT_TRUE(c2am::testing_util::flip_dataset_byte(f, "/images/bytes", at, 0x01));
   H5Fclose(f);
 
   try {

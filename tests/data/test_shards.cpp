@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/h5_edit.h"
 #include "common/temp_dir.h"
 #include "image/jpeg.h"
 #include "image/png.h"
@@ -395,18 +396,7 @@ TEST(Shards, DamagedImageOrMaskBytesAreAnErrorNamingShardIndexAndName) {
   edit_hdf5(path, [&](hid_t f) {
     for (const auto& [name, at] : {std::pair<const char*, std::uint64_t>{"/images/bytes", second_image},
                                    {"/masks/bytes", mask_of_3 + 2}}) {
-      const hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-      const hid_t space = H5Dget_space(ds);
-      const hsize_t start[1] = {at}, count[1] = {1};
-      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
-      const hid_t mem = H5Screate_simple(1, count, nullptr);
-      std::uint8_t b = 0;
-      ASSERT_GE(H5Dread(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
-      b ^= 0x10;
-      ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
-      H5Sclose(mem);
-      H5Sclose(space);
-      H5Dclose(ds);
+      ASSERT_TRUE(c2am::testing_util::flip_dataset_byte(f, name, at, 0x10)) << name;
     }
   });
   ShardReader r(path);  // the metadata is intact
@@ -521,20 +511,7 @@ TEST(Shards, VerifyNamesShardAndIndexOfAFlippedByte) {
     ShardReader r(path);
     start = r.image_bytes(0).size() + r.image_bytes(1).size() / 2;  // the middle of image 1
   }
-  edit_hdf5(path, [&](hid_t f) {
-    const hid_t ds = H5Dopen2(f, "/images/bytes", H5P_DEFAULT);
-    const hid_t space = H5Dget_space(ds);
-    const hsize_t at[1] = {start}, one[1] = {1};
-    H5Sselect_hyperslab(space, H5S_SELECT_SET, at, nullptr, one, nullptr);
-    const hid_t mem = H5Screate_simple(1, one, nullptr);
-    std::uint8_t b = 0;
-    ASSERT_GE(H5Dread(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
-    b ^= 0xFF;
-    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &b), 0);
-    H5Sclose(mem);
-    H5Sclose(space);
-    H5Dclose(ds);
-  });
+  edit_hdf5(path, [&](hid_t f) { ASSERT_TRUE(c2am::testing_util::flip_dataset_byte(f, "/images/bytes", start, 0xFF)); });
   const VerifyReport v = verify_packed(dir, /*decode=*/false, 2);
   ASSERT_EQ(v.problems.size(), 1u);
   EXPECT_TRUE(contains(v.problems[0], path + "[1] (images/a/img_1.jpg): checksum mismatch")) << v.problems[0];
