@@ -64,6 +64,8 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$corpus" "$art" "$(dirname "$log")"
   started=$build/logs/.started-$h  # findings of this run only: files newer than it
   touch "$started"
+  scratch=$build/tmp/$h  # the harnesses' scratch files; a crashed harness cannot remove its own
+  rm -rf "$scratch" && mkdir -p "$scratch"
   rc=0
   # shard: libhdf5 has no frame pointers, so its frames (lsan.supp) need the
   # slow unwinder; and libhdf5 allocates what a damaged header claims (6 TB
@@ -71,13 +73,14 @@ for h in "${harnesses[@]}"; do
   # HDF5 reports it, instead of ASan aborting.
   unwind=""
   [[ $h != shard ]] || unwind=:fast_unwind_on_malloc=0:allocator_may_return_null=1
-  (cd "$art" && ASAN_OPTIONS=$ASAN_OPTIONS$unwind "$build/fuzz_$h" "${limit[@]}" -artifact_prefix="$art/" "$corpus" "$root/tests/fuzz/corpus/$h") \
+  (cd "$art" && TMPDIR=$scratch ASAN_OPTIONS=$ASAN_OPTIONS$unwind "$build/fuzz_$h" "${limit[@]}" -artifact_prefix="$art/" "$corpus" "$root/tests/fuzz/corpus/$h") \
     >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   found=$(find "$art" -type f -newer "$started" | wc -l)
   printf '%-9s %12s %10s %9s  %s\n' "$h" "${execs:-?}" "${rate:-?}" "$found" "$log"
   ((fresh == 0)) || rm -rf "$corpus"
+  rm -rf "$scratch"
   if ((rc != 0 || found > 0)); then
     failed=1
     echo "fuzz.sh: harness $h exited $rc; findings in $art; the report:" >&2
