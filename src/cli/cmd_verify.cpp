@@ -38,6 +38,12 @@ void add_verify(CLI::App& app, Action* action) {
       const data::Manifest m = data::read_manifest(a->dir);
       const data::VerifyReport r = data::verify_packed(a->dir, a->decode, threads);
       for (const std::string& p : r.problems) fmt::print(stderr, "c2am verify: {}\n", p);
+      if (m.version < data::kShardFormatVersion)
+        fmt::print(stderr,
+                   "c2am verify: note: '{}' is in shard format {}: its labels, sizes, names, boxes and masks "
+                   "carry no checksum and its manifest no header checked before libhdf5 reads a shard "
+                   "(docs/data-format.md, Versioning); repack it with c2am pack --force for format {}\n",
+                   a->dir, m.version, data::kShardFormatVersion);
       fmt::print("{}: {} {} split, {} images in {} shard(s), plan {}: {}{}\n", a->dir, m.layout, m.split,
                  r.images, m.shards.size(), m.plan_id,
                  r.problems.empty() ? "checksums OK" : fmt::format("{} problem(s)", r.problems.size()),
