@@ -483,8 +483,6 @@ void load_shard(ReaderState& st) {
       throw Error(fmt::format("{}: metadata checksum mismatch (stored '{}', computed '{}'): its labels, sizes, "
                               "names, boxes, offsets or checksums were changed or damaged",
                               f, stored, computed));
-  }
-  if (!v1) {
     add_data_range(st.image_data, f, "/images/bytes", st.data_ranges);
     if (st.has_masks) add_data_range(st.mask_data, f, "/masks/bytes", st.data_ranges);
     std::sort(st.data_ranges.begin(), st.data_ranges.end());
