@@ -203,15 +203,21 @@ int64_t epoch_with_sample_5() {
   }
 }
 
-TEST(Loader, CorruptImageIsAnErrorNamingShardAndIndex) {
-  const std::string dir = packed_dir("loader_corrupt", true);
+// The message of the error that ends an epoch reading sample 5 of `dir` ("",
+// and a test failure, when it ends without one).
+std::string error_of_epoch_with_sample_5(const std::string& dir) {
   try {
     epoch(dir, 0, 1, epoch_with_sample_5());
-    FAIL() << "expected an error";
   } catch (const c2am::Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("train-0.h5[5]"), std::string::npos) << msg;
+    return e.what();
   }
+  ADD_FAILURE() << "expected an error";
+  return {};
+}
+
+TEST(Loader, CorruptImageIsAnErrorNamingShardAndIndex) {
+  const std::string msg = error_of_epoch_with_sample_5(packed_dir("loader_corrupt", true));
+  EXPECT_NE(msg.find("train-0.h5[5]"), std::string::npos) << msg;
 }
 
 TEST(Loader, SkipPolicyDropsAndCountsTheCorruptImage) {
@@ -244,14 +250,9 @@ TEST(Loader, DamagedBytesOfAPackedImageAreCaughtByTheirChecksum) {
   ASSERT_TRUE(c2am::testing_util::flip_dataset_byte(f, "/images/bytes", at, 0x01));
   H5Fclose(f);
 
-  try {
-    epoch(dir, 0, 1, epoch_with_sample_5());
-    FAIL() << "expected an error";
-  } catch (const c2am::Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("train-0.h5[5]"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
-  }
+  const std::string msg = error_of_epoch_with_sample_5(dir);
+  EXPECT_NE(msg.find("train-0.h5[5]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
   const auto batches = epoch(dir, 0, 1, epoch_with_sample_5(), 0, /*skip_bad=*/true);
   size_t skipped = 0;
   for (const Batch& batch : batches) {
