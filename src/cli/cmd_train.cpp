@@ -1,7 +1,8 @@
 // Implements: `c2am train` (train what the config says: C²AM by default) and
-// its two fixed-kind forms of the WSSS stage, `c2am train-classifier` (the
+// its fixed-kind forms: of the WSSS stage, `c2am train-classifier` (the
 // multi-label classifier of the baseline CAMs) and `c2am train-saliency` (the
-// saliency network on background cues): one trainer (train/trainer.h).
+// saliency network on background cues); of WSOL, `c2am train-regressor`
+// (PSOL's box regressor on pseudo boxes): one trainer (train/trainer.h).
 #include <fmt/core.h>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +24,8 @@ struct TrainArgs {
   ConfigOptions cfg;
   std::string resume;
   std::string kind;  // "" = model.kind of the config
-  std::string cues;  // train-saliency: --cues -> data.cues
+  std::string cues;   // train-saliency: --cues -> data.cues
+  std::string boxes;  // train-regressor: --boxes -> data.boxes
 };
 
 constexpr const char* kTrainFooter =
@@ -84,6 +86,12 @@ void add_train(CLI::App& app, Action* action) {
                     "WSSS: train the saliency network on background cues (model.kind = saliency)", "saliency",
                     "Example: c2am train-saliency -c configs/voc_saliency.toml --data runs/voc/data --cues "
                     "runs/voc/cues -o runs/voc/sal");
+  add_train_command(app, action, "train-regressor",
+                    "WSOL: train PSOL's class-agnostic box regressor on pseudo boxes (model.kind = regressor)",
+                    "regressor",
+                    "The pseudo boxes are c2am extract-boxes' output for the training split (docs/wsol.md).\n"
+                    "Example: c2am train-regressor -c configs/cub_psol.toml --data runs/cub/data --boxes "
+                    "runs/cub/boxes -o runs/cub/psol");
 }
 
 namespace {
@@ -102,12 +110,18 @@ void add_train_command(CLI::App& app, Action* action, const std::string& name, c
     cmd->add_option("--cues", args->cues, "folder of background cues, <stem>.png (sets data.cues)")
         ->check(CLI::ExistingDirectory);
   }
+  if (kind == "regressor") {
+    cmd->add_option("--boxes", args->boxes,
+                    "pseudo boxes: extract-boxes' boxes.jsonl or its folder (sets data.boxes)")
+        ->check(CLI::ExistingPath);
+  }
   cmd->footer(std::string(kTrainFooter) + examples);
   cmd->callback([args, action] {
     *action = [args] {
       ConfigOptions options = args->cfg;
       if (!args->kind.empty()) options.overrides.push_back("model.kind=" + args->kind);
       if (!args->cues.empty()) options.overrides.push_back("data.cues=" + args->cues);
+      if (!args->boxes.empty()) options.overrides.push_back("data.boxes=" + args->boxes);
       return run_job(
           options,
           [args](Job& job) {

@@ -69,8 +69,9 @@ struct Key {
 // clang-format on
 const std::vector<Key>& keys() {
   static const std::vector<Key> kKeys = {
-      C2AM_KEY(model.kind, one_of({"c2am", "classifier", "saliency"}),
-               "what is trained: c2am maps, a multi-label classifier (CAMs) or a saliency network (cues)"),
+      C2AM_KEY(model.kind, one_of({"c2am", "classifier", "saliency", "regressor"}),
+               "what is trained: c2am maps, a multi-label classifier (CAMs), a saliency network (cues) or a "
+               "box regressor (PSOL, on pseudo boxes)"),
       C2AM_KEY(model.arch, one_of({"resnet18", "resnet34", "resnet50", "resnet101"}), "backbone"),
       C2AM_KEY(model.strides, one_of({"1", "2"}), "stride of layer1..layer4"),
       C2AM_KEY(model.pretrained, any(), "state_dict (.pth) to initialise from; \"\" = random init"),
@@ -94,17 +95,25 @@ const std::vector<Key>& keys() {
                "largest image decoded (width x height read from its header, before allocating); 0 = no "
                "limit"),
       C2AM_KEY(data.cues, any(), "saliency training: folder of background-cue PNGs (255 = foreground)"),
+      C2AM_KEY(data.boxes, any(), "regressor training: pseudo boxes (extract-boxes' boxes.jsonl or its folder)"),
       C2AM_KEY(data.mean, any(), "per-channel normalisation mean (RGB)"),
       C2AM_KEY(data.std, above(0), "per-channel normalisation std (RGB)"),
       C2AM_KEY(train.epochs, above(0), "training epochs"),
       C2AM_KEY(train.batch_size, above(0), "global batch over all ranks"),
       C2AM_KEY(train.lr, above(0), "base learning rate"),
-      C2AM_KEY(train.weight_decay, at_least(0), "weight decay on conv weights"),
+      C2AM_KEY(train.weight_decay, at_least(0), "weight decay on the trained parameters"),
       C2AM_KEY(train.optimizer, one_of({"reference", "sgd"}),
                "reference: momentum 1e-4 as the reference code runs; sgd: train.momentum"),
       C2AM_KEY(train.momentum, half_open(0, 1), "SGD momentum when optimizer = \"sgd\""),
       C2AM_KEY(train.head_lr_mult, above(0), "lr multiplier of the disentangler head"),
+      C2AM_KEY(train.lr_schedule, one_of({"poly", "cosine"}),
+               "poly: lr * (1 - step/max_step)^poly_power; cosine: lr * (1 + cos(pi * step/max_step)) / 2"),
       C2AM_KEY(train.poly_power, at_least(0), "lr * (1 - step/max_step)^poly_power"),
+      C2AM_KEY(train.parameters, one_of({"conv", "all"}),
+               "what SGD trains: conv weights (BatchNorm affine frozen, the reference) or all parameters"),
+      C2AM_KEY(train.polarity_rule, one_of({"wsol", "wsss"}),
+               "C2AM polarity after epoch 1: wsol (first image, binarised border) or wsss (whole batch, "
+               "4-pixel bands)"),
       C2AM_KEY(train.max_steps, at_least(0), "stop after this many steps; 0 = no limit"),
       C2AM_KEY(train.seed, any(), "seed of data order, augmentation and init (< 2^63)"),
       C2AM_KEY(train.log_every, above(0), "steps between progress lines"),

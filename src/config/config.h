@@ -14,7 +14,8 @@ namespace c2am::config {
 enum class Toggle { kFalse, kTrue, kAuto };
 
 struct ModelConfig {
-  std::string kind = "c2am";      // c2am | classifier (multi-label CAMs) | saliency (refined cues)
+  // c2am | classifier (multi-label CAMs) | saliency (refined cues) | regressor (PSOL box regressor)
+  std::string kind = "c2am";
   std::string arch = "resnet50";  // resnet18 | resnet34 | resnet50 | resnet101
   std::array<int, 4> strides = {1, 2, 2, 1};  // stride of layer1..layer4, each 1 or 2
   std::string pretrained;                     // torch.save'd state_dict (.pth); "" = random init
@@ -39,6 +40,7 @@ struct DataConfig {
   std::string batch_dtype = "auto";  // auto (uint8 on CUDA, float32 on the CPU) | float32 | uint8
   std::uint64_t max_pixels = 100'000'000;  // decode limit (width x height from the header); 0 = none
   std::string cues;  // saliency training: folder of background-cue PNGs (<stem>.png, 255 = foreground)
+  std::string boxes;  // regressor training: pseudo boxes, c2am extract-boxes' boxes.jsonl (or its folder)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
@@ -47,11 +49,21 @@ struct TrainConfig {
   int epochs = 20;                      // > 0
   int batch_size = 16;                  // global batch over all ranks, > 0
   double lr = 1e-4;                     // base learning rate, > 0
-  double weight_decay = 1e-4;           // >= 0, on conv weights
+  double weight_decay = 1e-4;           // >= 0, on the trained parameters (train.parameters)
   std::string optimizer = "reference";  // reference (momentum 1e-4, the reference's slip) | sgd
   double momentum = 0.9;                // used when optimizer = "sgd", in [0, 1)
   double head_lr_mult = 10.0;           // lr multiplier of the disentangler head, > 0
+  std::string lr_schedule = "poly";     // poly: lr * (1 - step/max_step)^poly_power | cosine (to 0)
   double poly_power = 0.9;              // lr * (1 - step/max_step)^poly_power
+  // What SGD trains: conv (the conv weights, BatchNorm affine frozen: the C²AM
+  // reference) | all (every parameter, weight decay on all: torch.optim.SGD over
+  // model.parameters(), as PSOL's regressor)
+  std::string parameters = "conv";
+  // C²AM's polarity rule after the first epoch (method doc §5): wsol (the
+  // first image of the last batch, binarised, 1-pixel border; the authors'
+  // WSOL/utils.py) | wsss (the whole last batch, 4-pixel bands, no
+  // binarisation; the authors' WSSS/utils.py)
+  std::string polarity_rule = "wsol";
   int max_steps = 0;                    // > 0 stops early after this many steps (tests, smoke runs)
   std::uint64_t seed = 0;               // data order, augmentation and init
   int log_every = 10;                   // steps between progress lines, > 0

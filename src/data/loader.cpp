@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "data/cub_layout.h"
+#include "data/pseudo_boxes.h"
 #include "image/chw.h"
 #include "image/jpeg.h"
 #include "image/png.h"
@@ -245,14 +246,43 @@ Transform test_transform(const config::DataConfig& cfg) {
 
 int centre_offset(int resize, int crop) { return static_cast<int>(std::lround((resize - crop) / 2.0)); }
 
+CropDraw train_crop_draw(uint64_t seed, int64_t epoch, int64_t sample, const Transform& t) {
+  SplitMix64 g{mix(mix(seed, static_cast<uint64_t>(epoch)), static_cast<uint64_t>(sample))};
+  CropDraw d;
+  d.x = static_cast<int>(g.below(static_cast<uint64_t>(t.resize - t.crop) + 1));
+  d.y = static_cast<int>(g.below(static_cast<uint64_t>(t.resize - t.crop) + 1));
+  d.flip = t.flip && (g.next() & 1u);
+  return d;
+}
+
+image::Box box_in_window(const image::Box& box, int orig_w, int orig_h, int resize, const image::Window& w,
+                         bool flip, bool clip_to_window) {
+  const float sx = static_cast<float>(resize) / static_cast<float>(orig_w);
+  const float sy = static_cast<float>(resize) / static_cast<float>(orig_h);
+  const auto ox = static_cast<float>(w.x), oy = static_cast<float>(w.y);
+  const auto lx = static_cast<float>(w.width), ly = static_cast<float>(w.height);
+  auto clip = [clip_to_window](float v, float lim) { return clip_to_window ? std::min(std::max(v, 0.0f), lim) : v; };
+  const image::Box b{clip(box.x0 * sx - ox, lx), clip(box.y0 * sy - oy, ly), clip(box.x1 * sx - ox, lx),
+                     clip(box.y1 * sy - oy, ly)};
+  return flip ? image::Box{lx - b.x1, b.y0, lx - b.x0, b.y1} : b;
+}
+
 image::Box box_to_crop(const image::Box& box, int orig_w, int orig_h, const Transform& t, bool clip_to_crop) {
-  const float sx = static_cast<float>(t.resize) / static_cast<float>(orig_w);
-  const float sy = static_cast<float>(t.resize) / static_cast<float>(orig_h);
-  const float off = static_cast<float>(centre_offset(t.resize, t.crop));
-  const float lim = static_cast<float>(t.crop);
-  auto clip = [lim, clip_to_crop](float v) { return clip_to_crop ? std::min(std::max(v, 0.0f), lim) : v; };
-  return image::Box{clip(box.x0 * sx - off), clip(box.y0 * sy - off), clip(box.x1 * sx - off),
-             clip(box.y1 * sy - off)};
+  const int off = centre_offset(t.resize, t.crop);
+  return box_in_window(box, orig_w, orig_h, t.resize, image::Window{off, off, t.crop, t.crop}, /*flip=*/false,
+                       clip_to_crop);
+}
+
+BoxSource pseudo_boxes(const std::string& path) {
+  auto boxes = std::make_shared<const PseudoBoxes>(read_pseudo_boxes(path));
+  return [boxes](const Dataset& d, const Sample& s) {
+    const auto it = boxes->by_name.find(s.name);
+    if (it == boxes->by_name.end()) {
+      throw Error(fmt::format("{}: no pseudo box for it in '{}' (run c2am extract-boxes on this split)", d.where(s),
+                              boxes->file));
+    }
+    return SampleBox{it->second.box, it->second.image_size};
+  };
 }
 
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
@@ -270,7 +300,12 @@ Loader::Loader(Dataset dataset, Transform transform, LoaderOptions options)
     : dataset_(std::move(dataset)), transform_(transform), options_(options) {
   if (options_.batch_per_rank <= 0) throw UsageError("loader: batch size per rank must be > 0");
   if (options_.threads <= 0) options_.threads = 1;
-  if (options_.targets != TargetKind::kNone && !options_.masks) options_.masks = packed_masks();
+  if (options_.targets == TargetKind::kBox) {
+    if (!options_.boxes) throw UsageError("loader: box targets need a box source");
+    for (const Sample& s : dataset_.samples) options_.boxes(dataset_, s);  // every sample has one, before any work
+  } else if (options_.targets != TargetKind::kNone && !options_.masks) {
+    options_.masks = packed_masks();
+  }
 }
 
 Loader::~Loader() {
@@ -339,6 +374,8 @@ Batch Loader::load(int64_t batch_index) const {
     batch.targets = torch::zeros({n, options_.num_classes}, torch::kFloat32);
   } else if (options_.targets == TargetKind::kMask) {
     batch.targets = torch::zeros({n, crop, crop}, torch::kUInt8);
+  } else if (options_.targets == TargetKind::kBox) {
+    batch.targets = torch::zeros({n, 4}, torch::kFloat32);
   }
 
   auto work = [&](int64_t i) {
@@ -361,16 +398,14 @@ Batch Loader::load(int64_t batch_index) const {
     batch.sample_ids[static_cast<size_t>(i)] = id;
     // The stored image's size (boxes are in its pixels), not the DCT-scaled decode's.
     batch.original_sizes[static_cast<size_t>(i)] = stored;
-    int x = 0, y = 0;
-    bool flip = false;
+    CropDraw draw;
     if (transform_.train) {
-      SplitMix64 g{mix(mix(options_.seed, static_cast<uint64_t>(epoch_)), static_cast<uint64_t>(id))};
-      x = static_cast<int>(g.below(static_cast<uint64_t>(transform_.resize - crop) + 1));
-      y = static_cast<int>(g.below(static_cast<uint64_t>(transform_.resize - crop) + 1));
-      flip = transform_.flip && (g.next() & 1u);
+      draw = train_crop_draw(options_.seed, epoch_, id, transform_);
     } else {
-      x = y = centre_offset(transform_.resize, crop);
+      draw.x = draw.y = centre_offset(transform_.resize, crop);
     }
+    const int x = draw.x, y = draw.y;
+    const bool flip = draw.flip;
     // Resize, crop and flip in one pass over the crop window only (image/resample_window.h).
     image::resize_window_into(decoded, transform_.resize, transform_.resize, image::Window{x, y, crop, crop}, flip,
                               transform_.resample, img);
@@ -380,7 +415,18 @@ Batch Loader::load(int64_t batch_index) const {
       image::write_chw_normalised(img, transform_.mean, transform_.std,
                                   batch.images.data_ptr<float>() + static_cast<std::size_t>(i) * image_elems);
     }
-    if (options_.targets != TargetKind::kNone) {
+    if (options_.targets == TargetKind::kBox) {
+      const SampleBox sb = options_.boxes(dataset_, s);
+      if (sb.image_size != stored) {
+        throw Error(fmt::format("{}: its pseudo box belongs to a {}x{} image but the image is {}x{}",
+                                dataset_.where(s), sb.image_size[0], sb.image_size[1], stored[0], stored[1]));
+      }
+      const image::Box b =
+          box_in_window(sb.box, stored[0], stored[1], transform_.resize, image::Window{x, y, crop, crop}, flip);
+      const auto side = static_cast<float>(crop);
+      float* t = batch.targets.data_ptr<float>() + i * 4;
+      t[0] = b.x0 / side, t[1] = b.y0 / side, t[2] = (b.x1 - b.x0) / side, t[3] = (b.y1 - b.y0) / side;
+    } else if (options_.targets != TargetKind::kNone) {
       image::Image m = options_.masks(dataset_, s);
       if (m.width != stored[0] || m.height != stored[1]) {
         throw Error(fmt::format("{}: its label map is {}x{} but the image is {}x{}", dataset_.where(s),

@@ -71,6 +71,23 @@ Transform test_transform(const config::DataConfig& cfg);
 // The centre crop's offset on each axis, as torchvision's CenterCrop: round((resize - crop) / 2).
 int centre_offset(int resize, int crop);
 
+// Where a training sample's crop lies in its resized image and whether it is
+// flipped: drawn from the sample's own generator, seeded by (seed, epoch,
+// sample index), so it depends on nothing else (threads, ranks, batch).
+struct CropDraw {
+  int x = 0;
+  int y = 0;
+  bool flip = false;
+};
+CropDraw train_crop_draw(uint64_t seed, int64_t epoch, int64_t sample, const Transform& t);
+
+// A box of the stored image (orig_w x orig_h pixels) in a window of its
+// square resize to `resize`: scaled per axis, shifted by the window's corner,
+// clipped to the window unless `clip` is false, then mirrored inside the
+// window when `flip` (x0' = width - x1, x1' = width - x0).
+image::Box box_in_window(const image::Box& box, int orig_w, int orig_h, int resize, const image::Window& window,
+                         bool flip, bool clip = true);
+
 // Ground-truth box in the test crop's coordinates (resize then centre crop),
 // clipped to the crop unless `clip` is false (the authors' CorLoc leaves it
 // unclipped: eval.protocol = "reference").
@@ -82,6 +99,8 @@ enum class TargetKind {
   kClassPresence,  // n x num_classes float: 1 where class k + 1 appears in the sample's mask (image-level
                    // labels)
   kMask,  // n x crop x crop uint8: the sample's label map under the image's resize, crop and flip (nearest)
+  kBox,   // n x 4 float: the sample's box (LoaderOptions::boxes) under the image's resize, crop and flip,
+          // clipped to the crop, as (x, y, w, h) / crop (PSOL's regression target)
 };
 
 // A sample's label map (1 channel, at the stored image's size).
@@ -90,6 +109,16 @@ using MaskSource = std::function<image::Image(const Dataset&, const Sample&)>;
 MaskSource packed_masks();
 // `<dir>/<stem>.png` per sample (e.g. background cues, 255 = foreground); errors name the file.
 MaskSource png_folder_masks(const std::string& dir);
+
+// A sample's box in the stored image's pixels, with the image size it belongs to.
+struct SampleBox {
+  image::Box box;
+  std::array<int, 2> image_size{};  // (w, h); the loader checks it against the stored image
+};
+using BoxSource = std::function<SampleBox(const Dataset&, const Sample&)>;
+// The pseudo boxes of c2am extract-boxes (data/pseudo_boxes.h: boxes.jsonl or
+// its folder), by sample name; a sample without a box is an Error naming it and the file.
+BoxSource pseudo_boxes(const std::string& path);
 
 struct Batch {
   // n x 3 x crop x crop (pinned with CUDA): float32 normalised, or uint8 RGB
@@ -116,6 +145,7 @@ struct LoaderOptions {
   TargetKind targets = TargetKind::kNone;
   int num_classes = 20;  // kClassPresence: labels 1..num_classes
   MaskSource masks;      // kClassPresence / kMask: where label maps come from (default: packed_masks())
+  BoxSource boxes;       // kBox: every sample's box (looked up for all samples when the loader is made)
 };
 
 // Whether training batches are uint8 (data.batch_dtype; "auto": on CUDA,

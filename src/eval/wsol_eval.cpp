@@ -12,6 +12,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "data/loader.h"
+#include "eval/eval_common.h"
 #include "eval/extract_boxes.h"
 #include "eval/heatmap.h"
 #include "eval/wsol_eval_net.h"
@@ -34,75 +35,8 @@ struct Kept {
   std::vector<image::Box> boxes;  // the protocol's box per tau (crop coordinates)
 };
 
-// CorLoc of one fixed box per image (the centred box of the mean gt size),
-// over all ranks' images.
-double centre_box_corloc(const std::vector<std::vector<image::Box>>& gts, int crop,
-                         comm::Communicator& comm) {
-  torch::Tensor sums = torch::zeros({3}, torch::kDouble);  // width, height, boxes
-  for (const auto& boxes : gts) {
-    for (const image::Box& b : boxes) {
-      sums[0] += b.x1 - b.x0;
-      sums[1] += b.y1 - b.y0;
-      sums[2] += 1;
-    }
-  }
-  comm.allreduce(sums, comm::ReduceOp::kSum);
-  const double n = sums[2].item<double>();
-  const double w = n > 0 ? sums[0].item<double>() / n : 0.0;
-  const double h = n > 0 ? sums[1].item<double>() / n : 0.0;
-  const float c = static_cast<float>(crop) / 2.0f;
-  const image::Box centred{c - static_cast<float>(w / 2), c - static_cast<float>(h / 2),
-                           c + static_cast<float>(w / 2), c + static_cast<float>(h / 2)};
-  torch::Tensor hits = torch::zeros({2}, torch::kLong);  // hits, images
-  for (const auto& boxes : gts) {
-    if (n > 0 && best_iou(centred, boxes) > kCorLocIou) hits[0] += 1;
-    hits[1] += 1;
-  }
-  comm.allreduce(hits, comm::ReduceOp::kSum);
-  const int64_t images = hits[1].item<int64_t>();
-  return images == 0 ? 0.0
-                     : 100.0 * static_cast<double>(hits[0].item<int64_t>()) / static_cast<double>(images);
-}
 
-// Sums integer counts over ranks.
-std::vector<int64_t> sum_counts(comm::Communicator& comm, const std::vector<int64_t>& counts) {
-  torch::Tensor t = torch::tensor(counts, torch::kLong);
-  comm.allreduce(t, comm::ReduceOp::kSum);
-  const int64_t* p = t.data_ptr<int64_t>();
-  return std::vector<int64_t>(p, p + t.numel());
-}
 
-// name -> predicted class ids, best first.
-std::map<std::string, std::vector<int>> read_predictions(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError(fmt::format("cannot open class predictions '{}'", path));
-  std::map<std::string, std::vector<int>> out;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    for (char& ch : line)
-      if (ch == ',' || ch == '\t') ch = ' ';
-    std::istringstream fields(line);
-    std::string name;
-    if (!(fields >> name) || name[0] == '#') continue;
-    std::vector<int> classes;
-    std::string token;
-    while (fields >> token) {
-      try {
-        size_t used = 0;
-        classes.push_back(std::stoi(token, &used));
-        if (used != token.size()) throw std::invalid_argument(token);
-      } catch (const std::exception&) {
-        throw UsageError(fmt::format("{}:{}: '{}' is not a class id", path, lineno, token));
-      }
-    }
-    if (classes.empty())
-      throw UsageError(fmt::format("{}:{}: no predicted class for '{}'", path, lineno, name));
-    out[name] = std::move(classes);
-  }
-  return out;
-}
 
 // One image's CorLoc boxes (per tau), kept to write its box at the best tau.
 struct ImageBoxes {
@@ -177,20 +111,7 @@ void write_boxes(const std::vector<ImageBoxes>& mine, size_t best, const data::T
                            {"map", fmt::format("maps/{:07d}.png", ib.index)}};
     text += line.dump() + "\n";
   }
-  torch::Tensor bytes =
-      torch::from_blob(text.data(), {static_cast<int64_t>(text.size())}, torch::kByte).clone();
-  const torch::Tensor all = comm.allgather(bytes);
-  if (comm.rank() != 0) return;
-  std::vector<std::pair<int64_t, std::string>> lines;
-  std::istringstream in(
-      std::string(reinterpret_cast<const char*>(all.data_ptr<uint8_t>()), static_cast<size_t>(all.numel())));
-  std::string line;
-  while (std::getline(in, line))
-    lines.emplace_back(nlohmann::json::parse(line)["index"].get<int64_t>(), line);
-  std::sort(lines.begin(), lines.end());
-  std::string out;
-  for (const auto& l : lines) out += l.second + "\n";
-  util::write_file_atomic(dir + "/boxes.jsonl", out);
+  write_lines_by_index(text, dir + "/boxes.jsonl", comm);
 }
 
 }  // namespace
@@ -206,7 +127,7 @@ class RankPass {
   RankPass(const WsolEvalOptions& o, const data::Transform& tf, bool keep_crops, const std::string& protocol,
            const std::string& layout)
       : o_(o), tf_(tf), keep_crops_(keep_crops), maps_dir_(o.save_maps.empty() ? "" : o.save_maps + "/maps") {
-    if (!o.class_predictions.empty()) predictions_ = read_predictions(o.class_predictions);
+    if (!o.class_predictions.empty()) predictions_ = read_class_predictions(o.class_predictions);
     if (!maps_dir_.empty()) util::make_dirs(maps_dir_);
     const std::vector<std::string>& names = corloc_protocol_names();
     for (size_t p = 0; p < names.size(); ++p) {
@@ -266,15 +187,7 @@ class RankPass {
  private:
   void add_topk(const data::Sample& s, const std::vector<image::Box>& boxes,
                 const std::vector<image::Box>& gt) {
-    const auto it = predictions_.find(s.name);
-    if (it == predictions_.end()) {
-      throw UsageError(
-          fmt::format("class predictions '{}' have no line for image '{}'", o_.class_predictions, s.name));
-    }
-    const std::vector<int>& pred = it->second;
-    const bool top1 = pred.front() == s.label;
-    const auto top5_end = pred.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(5, pred.size()));
-    const bool top5 = std::find(pred.begin(), top5_end, s.label) != top5_end;
+    const auto [top1, top5] = top_k(predictions_, o_.class_predictions, s);
     const std::vector<bool> hit = corloc_hits(boxes, gt, corlocs[chosen].protocol().unclamped_intersection);
     for (int t = 0; t < kCorLocThresholds; ++t) {
       if (hit[static_cast<size_t>(t)] && top1) ++topk_counts[static_cast<size_t>(t)];
@@ -357,21 +270,6 @@ void write_heatmaps(const std::vector<Kept>& kept, size_t best, int crop, const 
   r.heatmap_files.push_back(sheet);
 }
 
-data::Loader make_eval_loader(const config::Config& cfg, const data::Transform& tf, bool keep_crops,
-                              const comm::Communicator& comm) {
-  data::LoaderOptions lopt;
-  lopt.batch_per_rank = cfg.eval.batch_size;
-  lopt.rank = comm.rank();
-  lopt.world = comm.world();
-  const int threads = util::resolve_threads(cfg.run.threads);
-  lopt.threads = cfg.data.loader_threads > 0 ? cfg.data.loader_threads : threads;
-  lopt.shuffle = false;
-  lopt.drop_last = false;
-  lopt.keep_crops = keep_crops;
-  lopt.skip_bad = cfg.data.bad_sample == "skip";
-  // CUB names its evaluation split "test"; ILSVRC and VOC name it "val".
-  return data::Loader(data::open_split(cfg.data, cfg.data.layout == "cub" ? "test" : "val"), tf, lopt);
-}
 
 }  // namespace
 

@@ -42,4 +42,19 @@ bool border_says_negative(const torch::Tensor& map) {
   return edge > 0.5;
 }
 
+torch::Tensor border_band_sums(const torch::Tensor& maps, int64_t band) {
+  const torch::Tensor m = maps.detach().to(torch::kCPU, torch::kDouble).select(1, 0);  // N x h x w
+  const int64_t h = m.size(1), w = m.size(2);
+  const int64_t bh = std::min(band, h), bw = std::min(band, w);
+  return torch::stack({m.narrow(1, 0, bh).mean({1, 2}).sum(), m.narrow(2, 0, bw).mean({1, 2}).sum(),
+                       m.narrow(1, h - bh, bh).mean({1, 2}).sum(), m.narrow(2, w - bw, bw).mean({1, 2}).sum(),
+                       torch::scalar_tensor(static_cast<double>(m.size(0)), torch::kDouble)});
+}
+
+bool bands_say_negative(const torch::Tensor& sums) {
+  const double n = sums[4].item<double>();
+  if (n <= 0) return false;
+  return (sums.narrow(0, 0, 4).sum().item<double>() / n) / 4.0 > 0.5;
+}
+
 }  // namespace c2am::model

@@ -44,8 +44,19 @@ TORCH_MODULE(C2amNet);
 // Foreground map with the polarity applied: P, or 1 - P when `negative`.
 torch::Tensor oriented_map(const torch::Tensor& map, bool negative);
 
-// The reference polarity rule (§5) on the first map of a batch: binarise at
-// 0.5; the mean of the four border rows/columns > 0.5 means "negative".
+// The reference polarity rule (§5; the authors' WSOL/utils.py check_positive)
+// on the first map of a batch: binarise at 0.5; the mean of the four border
+// rows/columns > 0.5 means "negative".
 bool border_says_negative(const torch::Tensor& map);
+
+// The authors' WSSS rule (WSSS/utils.py check_positive: the whole batch,
+// `band`-pixel border bands, no binarisation), in a form that sums over
+// ranks: for the maps N x 1 x h x w, each image's mean over its top, left,
+// bottom and right bands, summed over the images, and N ({top, left, bottom,
+// right, N}, float64 on the CPU).
+torch::Tensor border_band_sums(const torch::Tensor& maps, int64_t band = 4);
+// Whether band sums (all ranks' added) say "negative": the mean of the four
+// band means over all images > 0.5.
+bool bands_say_negative(const torch::Tensor& sums);
 
 }  // namespace c2am::model

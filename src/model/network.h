@@ -2,7 +2,8 @@
 // training (train/task.h), checkpoint loading (checkpoint/trained.h),
 // evaluation and the WSSS inference build and run any of them the same way:
 // the C²AM network (c2am_net.h), the multi-label classifier of the baseline
-// CAMs (classifier_net.h) and the saliency network (saliency_net.h).
+// CAMs (classifier_net.h), the saliency network (saliency_net.h) and PSOL's
+// box regressor (regressor_net.h).
 #pragma once
 #include <torch/torch.h>
 
@@ -13,6 +14,7 @@
 #include "model/c2am_net.h"
 #include "model/classifier_net.h"
 #include "model/precision.h"
+#include "model/regressor_net.h"
 #include "model/saliency_net.h"
 
 namespace c2am::model {
@@ -78,7 +80,25 @@ class SaliencyNetwork : public Network {
   SaliencyNet net_;
 };
 
-// The network of m.kind (c2am | classifier | saliency), freshly initialised.
+class RegressorNetwork : public Network {
+ public:
+  explicit RegressorNetwork(const config::ModelConfig& m);
+  torch::nn::Module& module() override { return *net_; }
+  void set_precision(const Precision& p) override { net_->precision = p; }
+  std::string head_prefix() const override { return "fc."; }
+  torch::nn::Module* head() override { return nullptr; }  // no BatchNorm in the head
+  // A regressor predicts boxes, not maps: an Error.
+  torch::Tensor maps(const torch::Tensor& images) override;
+  RegressorNetImpl& regressor() { return *net_; }
+
+  // `net` as the regressor; an Error naming `what` when it is another kind.
+  static RegressorNetwork& of(Network& net, const std::string& what);
+
+ private:
+  RegressorNet net_;
+};
+
+// The network of m.kind (c2am | classifier | saliency | regressor), freshly initialised.
 std::unique_ptr<Network> make_network(const config::ModelConfig& m);
 
 }  // namespace c2am::model

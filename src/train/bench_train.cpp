@@ -86,7 +86,7 @@ BenchTrainPoint measure(const config::Config& cfg, const BenchTrainOptions& o, i
   task->network().set_precision(precision);
   torch::nn::Module& net = task->net();
   model::place(net, device, precision.channels_last);
-  freeze_batchnorm_affine(net);
+  freeze_untrained(net, cfg.train);
   net.train();
   Sgd sgd(net, cfg.train, task->network().head_prefix());
   TrainStep step(*task, sgd, comm, nullptr);

@@ -19,11 +19,13 @@ Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std
       weight_decay_(cfg.weight_decay),
       momentum_(cfg.optimizer == "reference" ? kReferenceMomentum : cfg.momentum),
       power_(cfg.poly_power),
+      cosine_(cfg.lr_schedule == "cosine"),
       fused_(cfg.fused_optimizer) {
-  groups_.push_back(ParamGroup{"backbone_conv", 1.0, {}, {}, {}});
-  groups_.push_back(ParamGroup{"head_conv", cfg.head_lr_mult, {}, {}, {}});
+  const bool all = cfg.parameters == "all";
+  groups_.push_back(ParamGroup{all ? "backbone" : "backbone_conv", 1.0, {}, {}, {}});
+  groups_.push_back(ParamGroup{all ? "head" : "head_conv", cfg.head_lr_mult, {}, {}, {}});
   for (const auto& p : net.named_parameters(/*recurse=*/true)) {
-    if (!is_conv_weight(p.key(), p.value())) continue;  // BatchNorm affine: frozen, as the reference
+    if (!all && !is_conv_weight(p.key(), p.value())) continue;  // BatchNorm affine: frozen, as the reference
     ParamGroup& g = starts_with(p.key(), head_prefix) ? groups_[1] : groups_[0];
     g.names.push_back(p.key());
     g.params.push_back(p.value());
@@ -31,7 +33,8 @@ Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std
   }
 }
 
-void freeze_batchnorm_affine(torch::nn::Module& net) {
+void freeze_untrained(torch::nn::Module& net, const config::TrainConfig& cfg) {
+  if (cfg.parameters == "all") return;
   for (auto& p : net.named_parameters(/*recurse=*/true)) {
     if (p.value().dim() == 1) p.value().set_requires_grad(false);
   }
@@ -39,6 +42,7 @@ void freeze_batchnorm_affine(torch::nn::Module& net) {
 
 double Sgd::lr_at(int64_t step, int64_t max_steps) const {
   const double frac = max_steps > 0 ? static_cast<double>(step) / static_cast<double>(max_steps) : 0.0;
+  if (cosine_) return base_lr_ * (1.0 + std::cos(M_PI * std::min(frac, 1.0))) / 2.0;
   return base_lr_ * std::pow(std::max(0.0, 1.0 - frac), power_);
 }
 

@@ -1,11 +1,16 @@
-// Implements: the reference optimiser (method doc §6): SGD over two parameter
-// groups, the backbone's conv weights (lr x 1) and the head's conv weights
-// (lr x head_lr_mult; the head is C²AM's ac_head, or the task's own head),
-// weight decay on both; BatchNorm affine parameters are in
-// no group (frozen) while their running statistics still update. Momentum is
-// 1e-4 in "reference" mode (the reference passes its weight decay as SGD's
-// momentum) or the configured value in "sgd" mode. Learning rate follows the
-// poly rule lr * (1 - step/max_step)^power, set before every step.
+// Implements: the training runs' SGD. train.parameters = "conv" is the
+// reference optimiser (method doc §6): two parameter groups, the backbone's
+// conv weights (lr x 1) and the head's conv weights (lr x head_lr_mult; the
+// head is C²AM's ac_head, or the task's own head), weight decay on both;
+// BatchNorm affine parameters are in no group (frozen) while their running
+// statistics still update. train.parameters = "all" trains every parameter
+// (torch.optim.SGD over model.parameters(), as PSOL's regressor): the head's
+// at lr x head_lr_mult, weight decay on all. Momentum is 1e-4 in "reference"
+// mode (the reference passes its weight decay as SGD's momentum) or the
+// configured value in "sgd" mode. The learning rate follows train.lr_schedule,
+// set before every step: poly, lr * (1 - step/max_step)^power, or cosine,
+// lr * (1 + cos(pi * step/max_step)) / 2 (torch's CosineAnnealingLR stepped
+// per iteration with T_max = max_step, eta_min = 0).
 // The update is torch.optim.SGD's (dampening 0, no Nesterov), written out so
 // its state is plain tensors that checkpoints and ranks can share. With
 // train.fused_optimizer (default) each group is updated by a few multi-tensor
@@ -33,18 +38,19 @@ struct ParamGroup {
   std::vector<torch::Tensor> momentum;  // undefined until the first step
 };
 
-// The reference freezes BatchNorm's affine parameters (they are in no
-// optimiser group); not computing their gradients changes no other value.
-void freeze_batchnorm_affine(torch::nn::Module& net);
+// With train.parameters = "conv" the reference freezes BatchNorm's affine
+// parameters (they are in no optimiser group); not computing their gradients
+// changes no other value. With "all" nothing is frozen.
+void freeze_untrained(torch::nn::Module& net, const config::TrainConfig& cfg);
 
 class Sgd {
  public:
-  // Builds the groups from a network's named parameters: names starting with
-  // `head_prefix` form the head group.
+  // Builds the groups from a network's named parameters (train.parameters):
+  // names starting with `head_prefix` form the head group.
   Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg,
       const std::string& head_prefix = "ac_head.");
 
-  // Poly learning rate for `step` of `max_steps` (the base lr times the group's multiplier).
+  // The learning rate of `step` of `max_steps` (train.lr_schedule; the groups multiply it).
   double lr_at(int64_t step, int64_t max_steps) const;
   // One update of every group's parameters with the learning rate of `step`.
   // Parameters without a gradient are left as they are (momentum included).
@@ -85,6 +91,7 @@ class Sgd {
   double weight_decay_;
   double momentum_;
   double power_;
+  bool cosine_;
   bool fused_;
 };
 

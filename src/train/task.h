@@ -5,7 +5,8 @@
 // keep its own keys in checkpoints. Tasks: the C²AM maps (task_c2am.cpp), the
 // multi-label classifier whose CAMs the WSSS stage refines
 // (task_classifier.cpp), the saliency network trained on background cues
-// (task_saliency.cpp).
+// (task_saliency.cpp), PSOL's box regressor trained on pseudo boxes
+// (task_regressor.cpp).
 #pragma once
 #include <torch/torch.h>
 

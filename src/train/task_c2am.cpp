@@ -14,7 +14,8 @@ C2amTask::C2amTask(const config::Config& cfg)
     : Task(std::make_unique<model::C2amNetwork>(cfg.model)),
       net_(model::C2amNetwork::of(network(), "the C²AM task's network").c2am()),
       alpha_(cfg.loss.alpha),
-      local_negatives_(cfg.dist.negatives == "local") {}
+      local_negatives_(cfg.dist.negatives == "local"),
+      wsss_polarity_rule_(cfg.train.polarity_rule == "wsss") {}
 
 std::vector<std::string> C2amTask::term_names() const { return {"loss", "pos_bg", "neg", "pos_fg"}; }
 
@@ -37,9 +38,17 @@ void C2amTask::after_step(const StepLoss& loss) {
   if (loss.map.defined()) last_map_ = loss.map.detach();
 }
 
-// Rank 0's first image is the global batch's first image: the same map a
-// single process would look at.
+// "wsol": rank 0's first image is the global batch's first image, the same
+// map a single process would look at. "wsss": the border bands of every
+// rank's images, summed over ranks: the whole global batch, as the authors'
+// DataParallel saw it.
 void C2amTask::decide_polarity(comm::Communicator& comm) {
+  if (wsss_polarity_rule_) {
+    torch::Tensor sums = model::border_band_sums(last_map_);
+    comm.allreduce(sums, comm::ReduceOp::kSum);
+    polarity_ = model::bands_say_negative(sums) ? 1 : 0;
+    return;
+  }
   const int p = comm.rank() == 0 ? (model::border_says_negative(last_map_) ? 1 : 0) : -1;
   polarity_ = static_cast<int>(comm::broadcast_values(comm, {p})[0]);
 }

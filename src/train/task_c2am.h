@@ -28,6 +28,7 @@ class C2amTask : public Task {
   model::C2amNetImpl& net_;
   double alpha_;
   bool local_negatives_;
+  bool wsss_polarity_rule_;  // train.polarity_rule = "wsss": the whole global batch's border bands
   int polarity_ = -1;       // -1 until decided; 1: 1 - P is the foreground
   torch::Tensor last_map_;  // the maps of the epoch's last batch so far
 };

@@ -206,7 +206,7 @@ void Run::build_network() {
   }
   model::place(net, device_, precision_.channels_last);
   if (device_.is_cuda()) model::set_cudnn_benchmark(cfg_.run.cudnn_benchmark);
-  freeze_batchnorm_affine(net);
+  freeze_untrained(net, cfg_.train);
   if (comm_->world() > 1 && cfg_.dist.sync_batchnorm != "none") {
     torch::nn::Module* scope = cfg_.dist.sync_batchnorm == "head" ? network.head() : &net;
     const int layers = scope ? model::set_batchnorm_sync(*scope, make_sync_batchnorm(*comm_)) : 0;

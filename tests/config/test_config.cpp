@@ -467,7 +467,7 @@ TEST(Config, ToTomlOfTheDefaultsListsEveryTableAndKey) {
   std::string text = to_toml(Config{});
   for (const char* table : {"[model]", "[loss]", "[data]", "[train]", "[eval]", "[wsss]", "[dist]", "[run]"})
     EXPECT_NE(text.find(table), std::string::npos) << table;
-  EXPECT_EQ(keys_of(text).size(), 62u);
+  EXPECT_EQ(keys_of(text).size(), 66u);
   EXPECT_NE(text.find("lr = 0.0001"), std::string::npos) << text;
   EXPECT_NE(text.find("head_lr_mult = 10.0"), std::string::npos) << text;
   expect_same(load({write_temp("defaults.toml", text)}, {}), Config{});
@@ -525,6 +525,50 @@ TEST(Config, ReferenceRecipesMatchTheMethodSection6) {
   EXPECT_EQ(demo.model.arch, "resnet18");
   EXPECT_EQ(demo.train.optimizer, "sgd");
   EXPECT_EQ(demo.run.out, "runs/demo");
+}
+
+TEST(Config, ReferenceFilesLayerOverTheRecipes) {
+  const std::string dir = std::string(C2AM_SOURCE_DIR) + "/configs/";
+  // The authors' code as it ran (docs/training.md "Reference mode").
+  const Config cub = load({dir + "cub.toml", dir + "cub_reference.toml"}, {});
+  const Config ilsvrc = load({dir + "ilsvrc.toml", dir + "ilsvrc_reference.toml"}, {});
+  const Config voc = load({dir + "voc.toml", dir + "voc_reference.toml"}, {});
+  for (const Config* c : {&cub, &ilsvrc, &voc}) EXPECT_EQ(c->train.head_lr_mult, 1.0);
+  EXPECT_EQ(cub.dist.negatives, "global");
+  EXPECT_EQ(ilsvrc.dist.negatives, "local");
+  EXPECT_EQ(voc.dist.negatives, "global");
+  EXPECT_EQ(cub.train.polarity_rule, "wsol");
+  EXPECT_EQ(ilsvrc.train.polarity_rule, "wsol");
+  EXPECT_EQ(voc.train.polarity_rule, "wsss");
+  EXPECT_EQ(cub.eval.protocol, "reference");
+  EXPECT_EQ(ilsvrc.eval.protocol, "reference");
+  // Everything else is the recipe's.
+  EXPECT_EQ(cub.train.lr, 1e-4);
+  EXPECT_EQ(voc.data.train_crop, 448);
+}
+
+TEST(Config, PsolRecipesFollowTheAuthorsTrainingScripts) {
+  const std::string dir = std::string(C2AM_SOURCE_DIR) + "/configs/";
+  const Config cub = load({dir + "cub_psol.toml"}, {});
+  const Config ilsvrc = load({dir + "ilsvrc_psol.toml"}, {});
+  for (const Config* c : {&cub, &ilsvrc}) {
+    EXPECT_EQ(c->model.kind, "regressor");
+    EXPECT_EQ(c->model.arch, "resnet50");
+    EXPECT_EQ(c->model.strides, (std::array<int, 4>{1, 2, 2, 2}));
+    EXPECT_EQ(c->train.lr, 0.002);
+    EXPECT_EQ(c->train.lr_schedule, "cosine");
+    EXPECT_EQ(c->train.optimizer, "sgd");
+    EXPECT_EQ(c->train.momentum, 0.9);
+    EXPECT_EQ(c->train.weight_decay, 1e-4);
+    EXPECT_EQ(c->train.parameters, "all");
+    EXPECT_EQ(c->train.head_lr_mult, 2.0);
+    EXPECT_EQ(c->data.test_resize, 256);
+    EXPECT_EQ(c->data.test_crop, 224);
+  }
+  EXPECT_EQ(cub.train.epochs, 100);
+  EXPECT_EQ(cub.train.batch_size, 64);
+  EXPECT_EQ(ilsvrc.train.epochs, 20);
+  EXPECT_EQ(ilsvrc.train.batch_size, 256);
 }
 
 TEST(Config, DocsDescribeEveryKey) {

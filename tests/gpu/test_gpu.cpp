@@ -150,7 +150,7 @@ Trained train_steps(const config::Config& cfg, int steps) {
   torch::manual_seed(0);
   const std::unique_ptr<train::Task> task = train::make_task(cfg);
   model::place(task->net(), kGpu, /*channels_last=*/false);
-  train::freeze_batchnorm_affine(task->net());
+  train::freeze_untrained(task->net(), cfg.train);
   task->net().train();
   train::Sgd sgd(task->net(), cfg.train, task->network().head_prefix());
   const util::Logger log;
