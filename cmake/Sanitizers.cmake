@@ -2,9 +2,10 @@
 # with AddressSanitizer + UndefinedBehaviorSanitizer share: the fuzz harnesses
 # (tests/fuzz/harnesses) and the sanitized unit tests (tests/sanitize/unit_tests).
 # The flags (every UB check fatal), the Debian libraries, and the lists of
-# src/ files, relative to the repository root. The main build
+# src/ and data_prep/ files, relative to the repository root. The main build
 # never includes this file; its lists are in src/<module>/CMakeLists.txt (a
-# file added there and missing here fails these projects' link, naming it).
+# file added there and missing here fails the link of the project that needs
+# it, naming the missing symbol).
 if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "${PROJECT_NAME} needs clang (ASan + UBSan, libFuzzer): -DCMAKE_CXX_COMPILER=clang++")
 endif()
@@ -38,4 +39,22 @@ set(C2AM_READER_SOURCES
   src/config/config.cpp
   src/data/shard_io.cpp src/data/shards.cpp src/data/manifest.cpp
   src/cams/npy.cpp src/cams/npy_pickle.cpp src/cams/npy_torch.cpp)
+# Every torch-free file the sanitized unit tests need: the readers and the
+# rest of util, data (all but loader.cpp), cams, synth, data_prep, eval (the
+# box protocol and metrics, with OpenCV), monitor (with protobuf) and the
+# torch-free WSSS core.
+set(C2AM_TORCH_FREE_SOURCES ${C2AM_READER_SOURCES}
+  src/util/clock.cpp src/util/memory.cpp src/util/run_signature.cpp
+  src/data/cub_layout.cpp
+  src/cams/cam_store.cpp src/cams/map_store.cpp src/cams/convert_cams.cpp
+  src/synth/synth_draw.cpp src/synth/synth_layouts.cpp
+  data_prep/sources.cpp data_prep/sources_imagenet.cpp data_prep/sources_voc.cpp data_prep/pascal_xml.cpp
+  data_prep/image_header.cpp data_prep/ordered_pool.cpp data_prep/pack_sample.cpp data_prep/pack_plan.cpp
+  data_prep/pack_output.cpp data_prep/pack_lock.cpp data_prep/pack.cpp
+  src/eval/boxes.cpp src/eval/corloc.cpp src/eval/maxboxacc.cpp src/eval/heatmap.cpp
+  src/monitor/crc32c.cpp src/monitor/tfrecord.cpp src/monitor/event_writer.cpp src/monitor/metrics_scalars.cpp
+  src/monitor/run_session.cpp src/monitor/html.cpp src/monitor/svg_chart.cpp src/monitor/report_data.cpp
+  src/monitor/report.cpp
+  src/wsss/permutohedral.cpp src/wsss/dense_crf.cpp src/wsss/seg_metrics.cpp src/wsss/refine.cpp)
 list(TRANSFORM C2AM_READER_SOURCES PREPEND ${C2AM_ROOT}/)
+list(TRANSFORM C2AM_TORCH_FREE_SOURCES PREPEND ${C2AM_ROOT}/)
