@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (clang, ASan + UBSan) and fuzzes each one.
-# Usage: launch/fuzz.sh [--seconds N | --runs N] [--seed S] [--fresh] [--timeout S] [--build DIR] [--build-only] [HARNESS...]
+# Usage: launch/fuzz.sh [--seconds N | --runs N] [--seed S] [--fresh] [--timeout S] [--build DIR] [--build-only | --no-build] [HARNESS...]
 #   HARNESS: jpeg png config pickle npy manifest shard (default: all)
 #   --seconds N   fuzz each harness for N seconds (default 60)
 #   --runs N      or for N executions (with --seed and --fresh: the same inputs every time)
@@ -8,6 +8,8 @@
 #   --fresh       start from the seed corpus only, keep nothing (CTest's smoke runs)
 #   --timeout S   an input running longer than S seconds is a finding (default 1)
 #   --build DIR   where to build and keep the grown corpora (default build-fuzz)
+#   --build-only  build, fuzz nothing;  --no-build  fuzz with what DIR holds (CTest's smoke runs, which
+#                 run in parallel after one build: two builds of one folder at once could collide)
 # Each harness starts from its seed corpus (tests/fuzz/corpus/HARNESS, which
 # holds the regression inputs of every bug found) and grows DIR/corpus/HARNESS.
 # Findings go to DIR/artifacts/HARNESS/. Prints one line per harness:
@@ -17,7 +19,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 usage() { sed -n '3,10p' "$0" | sed 's/^# //' >&2; exit 2; }
-seconds=60 runs="" seed="" fresh=0 timeout=1 build="$root/build-fuzz" build_only=0 harnesses=()
+seconds=60 runs="" seed="" fresh=0 timeout=1 build="$root/build-fuzz" build_only=0 no_build=0 harnesses=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=${2:?}; runs=""; shift 2 ;;
@@ -27,6 +29,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) timeout=${2:?}; shift 2 ;;
     --build) build=${2:?}; shift 2 ;;
     --build-only) build_only=1; shift ;;
+    --no-build) no_build=1; shift ;;
     -h|--help) usage ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; usage ;;
     *) harnesses+=("$1"); shift ;;
@@ -41,11 +44,18 @@ done
   usage
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ is missing (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 
-if [[ ! -f $build/build.ninja ]]; then
-  cmake -S "$root/tests/fuzz/harnesses" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+((build_only + no_build < 2)) || usage
+if ((!no_build)); then
+  if [[ ! -f $build/build.ninja ]]; then
+    cmake -S "$root/tests/fuzz/harnesses" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+  fi
+  # Progress lines dropped; compiler errors (ninja prints them on stdout) kept.
+  cmake --build "$build" -j "$(nproc)" -- -l "$(nproc)" | { grep -v '^\[[0-9]*/[0-9]*\] ' || true; }
 fi
-cmake --build "$build" -j "$(nproc)" -- -l "$(nproc)" >/dev/null
 ((build_only)) && exit 0
+for h in "${harnesses[@]}"; do
+  [[ -x $build/fuzz_$h ]] || { echo "fuzz.sh: no $build/fuzz_$h (build it: launch/fuzz.sh --build $build --build-only)" >&2; exit 1; }
+done
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
