@@ -7,7 +7,7 @@
 
 # Training commands continue from the run folder's newest checkpoint; the
 # per-image jobs skip the chunks already done.
-readonly RESTART_TRAINING=" train train-classifier train-saliency "
+readonly RESTART_TRAINING=" train train-classifier train-saliency train-regressor "
 readonly RESTART_JOBS=" extract-boxes infer-maps infer-cams predict-saliency bg-cues "
 
 # The c2am subcommand of COMMAND... (the word after the first one named c2am*).
