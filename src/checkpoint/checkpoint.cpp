@@ -128,6 +128,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const c10::Error& e) {
     throw Error(fmt::format("'{}' is not a readable checkpoint: {}", path, e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // e.g. TorchScript's type parser on a damaged type name
+    throw Error(fmt::format("'{}' is not a readable checkpoint: {}", path, e.what()));
   }
   if (!root.isGenericDict()) throw Error(fmt::format("'{}' is not a c2am checkpoint (no dict)", path));
   Checkpoint ckpt;
