@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "image/png.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace c2am::eval {
 namespace {
@@ -136,6 +138,20 @@ image::Image contact_sheet(const std::vector<image::Image>& tiles, int columns, 
     }
   }
   return sheet;
+}
+
+std::vector<std::string> write_pictures(const std::vector<image::Image>& pictures, int side,
+                                        const std::string& out_dir) {
+  const std::string dir = out_dir + "/heatmaps";
+  util::make_dirs(dir);
+  std::vector<std::string> files;
+  for (size_t k = 0; k < pictures.size(); ++k) {
+    files.push_back(fmt::format("{}/{:04d}.png", dir, k));
+    image::write_png(files.back(), pictures[k]);
+  }
+  files.push_back(out_dir + "/heatmaps.png");
+  image::write_png(files.back(), contact_sheet(pictures, 8, std::max(96, side)));
+  return files;
 }
 
 }  // namespace c2am::eval

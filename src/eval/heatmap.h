@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "image/image.h"
@@ -29,5 +30,11 @@ void draw_box(image::Image& image, const image::Box& box, std::array<std::uint8_
 // `columns` columns (fewer when there are fewer tiles) with 4 px of white
 // padding around and between them; 1-channel tiles become grey RGB.
 image::Image contact_sheet(const std::vector<image::Image>& tiles, int columns, int tile_side);
+
+// Writes each picture as OUT/heatmaps/NNNN.png and all of them as the contact
+// sheet OUT/heatmaps.png (8 columns, tiles of max(96, side) px); returns the
+// files written, the sheet last.
+std::vector<std::string> write_pictures(const std::vector<image::Image>& pictures, int side,
+                                        const std::string& out_dir);
 
 }  // namespace c2am::eval

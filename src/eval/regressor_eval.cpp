@@ -36,23 +36,16 @@ struct Picture {
   std::vector<image::Box> gt;
 };
 
-void write_pictures(const std::vector<Picture>& pics, int crop, const std::string& out_dir,
-                    RegressorEvalResult& r) {
-  const std::string dir = out_dir + "/heatmaps";
-  util::make_dirs(dir);
-  std::vector<image::Image> tiles;
-  for (size_t k = 0; k < pics.size(); ++k) {
-    image::Image img = pics[k].crop;
-    for (const image::Box& g : pics[k].gt) draw_box(img, g, {0, 255, 0}, 1);
-    draw_box(img, pics[k].box, {255, 0, 0}, 1);
-    const std::string path = fmt::format("{}/{:04d}.png", dir, k);
-    image::write_png(path, img);
-    r.heatmap_files.push_back(path);
-    tiles.push_back(std::move(img));
+// Rank 0: the kept crops with the regressed (red) and ground-truth (green) boxes.
+std::vector<std::string> draw_pictures(const std::vector<Picture>& pics, int crop, const std::string& out_dir) {
+  std::vector<image::Image> pictures;
+  for (const Picture& p : pics) {
+    image::Image img = p.crop;
+    for (const image::Box& g : p.gt) draw_box(img, g, {0, 255, 0}, 1);
+    draw_box(img, p.box, {255, 0, 0}, 1);
+    pictures.push_back(std::move(img));
   }
-  const std::string sheet = out_dir + "/heatmaps.png";
-  image::write_png(sheet, contact_sheet(tiles, 8, std::max(96, crop)));
-  r.heatmap_files.push_back(sheet);
+  return write_pictures(pictures, crop, out_dir);
 }
 
 nlohmann::ordered_json to_json(const RegressorEvalResult& r) {
@@ -151,7 +144,7 @@ RegressorEvalResult evaluate_regressor(const config::Config& cfg, const Regresso
   if (comm.rank() == 0) util::make_dirs(options.out_dir);
   write_lines_by_index(lines, options.out_dir + "/boxes.jsonl", comm);
   if (comm.rank() == 0) {
-    if (!pictures.empty()) write_pictures(pictures, tf.crop, options.out_dir, r);
+    if (!pictures.empty()) r.heatmap_files = draw_pictures(pictures, tf.crop, options.out_dir);
     util::write_file_atomic(options.out_dir + "/metrics.json", to_json(r).dump(2) + "\n");
   }
   comm.barrier();  // rank 0's files are written before any rank returns

@@ -252,22 +252,14 @@ void reduce_metrics(RankPass& pass, int crop, bool with_classes, comm::Communica
 // best tau), one file each and a contact sheet.
 void write_heatmaps(const std::vector<Kept>& kept, size_t best, int crop, const std::string& out_dir,
                     WsolEvalResult& r) {
-  const std::string dir = out_dir + "/heatmaps";
-  util::make_dirs(dir);
-  std::vector<image::Image> tiles;
-  for (size_t k = 0; k < kept.size(); ++k) {
-    const MapView view{kept[k].map.data(), kept[k].map_w, kept[k].map_h};
-    image::Image img = overlay_heatmap(kept[k].crop, view, 0.5);
-    for (const image::Box& g : kept[k].gt) draw_box(img, g, {0, 255, 0}, 1);
-    draw_box(img, kept[k].boxes[best], {255, 0, 0}, 1);
-    const std::string path = fmt::format("{}/{:04d}.png", dir, k);
-    image::write_png(path, img);
-    r.heatmap_files.push_back(path);
-    tiles.push_back(std::move(img));
+  std::vector<image::Image> pictures;
+  for (const Kept& k : kept) {
+    image::Image img = overlay_heatmap(k.crop, MapView{k.map.data(), k.map_w, k.map_h}, 0.5);
+    for (const image::Box& g : k.gt) draw_box(img, g, {0, 255, 0}, 1);
+    draw_box(img, k.boxes[best], {255, 0, 0}, 1);
+    pictures.push_back(std::move(img));
   }
-  const std::string sheet = out_dir + "/heatmaps.png";
-  image::write_png(sheet, contact_sheet(tiles, 8, std::max(96, crop)));
-  r.heatmap_files.push_back(sheet);
+  r.heatmap_files = write_pictures(pictures, crop, out_dir);
 }
 
 

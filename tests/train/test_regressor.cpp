@@ -17,6 +17,7 @@
 #include "common/error_message.h"
 #include "common/python_files.h"
 #include "common/synth_data.h"
+#include "common/same_checkpoints.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
@@ -285,14 +286,7 @@ Config regressor_config(const std::string& out, int max_steps) {
            "train.max_steps=" + std::to_string(max_steps), "train.seed=9", "run.threads=2", "run.out=" + out});
 }
 
-void expect_same_checkpoints(const std::string& a, const std::string& b) {
-  const auto ca = c2am::checkpoint::load_checkpoint(a);
-  const auto cb = c2am::checkpoint::load_checkpoint(b);
-  ASSERT_EQ(ca.model.size(), cb.model.size());
-  for (const auto& [name, t] : ca.model) EXPECT_TRUE(torch::equal(t, cb.model.at(name))) << name;
-  ASSERT_EQ(ca.momentum.size(), cb.momentum.size());
-  for (const auto& [name, t] : ca.momentum) EXPECT_TRUE(torch::equal(t, cb.momentum.at(name))) << name;
-}
+using c2am::testing_util::expect_same_checkpoints;
 
 TEST(Regressor, TrainsThroughTheCommonLoopResumesBitForBitAndEvaluates) {
   c2am::util::Logger log;

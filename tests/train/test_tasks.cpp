@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/synth_data.h"
+#include "common/same_checkpoints.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
@@ -73,14 +74,7 @@ Config task_config(const std::string& kind, const std::string& out, int max_step
        "train.max_steps=" + std::to_string(max_steps), "train.seed=9", "run.threads=2", "run.out=" + out});
 }
 
-void expect_same_parameters(const std::string& a, const std::string& b) {
-  const auto ca = c2am::checkpoint::load_checkpoint(a);
-  const auto cb = c2am::checkpoint::load_checkpoint(b);
-  ASSERT_EQ(ca.model.size(), cb.model.size());
-  for (const auto& [name, t] : ca.model) EXPECT_TRUE(torch::equal(t, cb.model.at(name))) << name;
-  ASSERT_EQ(ca.momentum.size(), cb.momentum.size());
-  for (const auto& [name, t] : ca.momentum) EXPECT_TRUE(torch::equal(t, cb.momentum.at(name))) << name;
-}
+using c2am::testing_util::expect_same_checkpoints;
 
 class Kinds : public testing::TestWithParam<std::string> {};
 
@@ -96,7 +90,7 @@ TEST_P(Kinds, TrainThroughTheSameLoopAndResumeBitForBit) {
   c2am::train::train(task_config(kind, split, 3), c2am::comm::Context{}, "", log);
   const auto b = c2am::train::train(task_config(kind, split, 6), c2am::comm::Context{}, "auto", log);
   ASSERT_EQ(b.steps, 6);
-  expect_same_parameters(a.checkpoint, b.checkpoint);
+  expect_same_checkpoints(a.checkpoint, b.checkpoint);
 
   // Every step logged a finite loss under the key "loss".
   std::ifstream metrics(full + "/metrics.jsonl");

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/synth_data.h"
+#include "common/same_checkpoints.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
@@ -66,15 +67,7 @@ TEST(Trainer, ResumeAfterStopMatchesUninterruptedRunBitForBit) {
   for (const auto& [name, t] : ca.momentum) EXPECT_TRUE(torch::equal(t, cb.momentum.at(name))) << name;
 }
 
-// The same parameters, buffers and momentum in two checkpoint files, bit for bit.
-void expect_same_checkpoints(const std::string& path_a, const std::string& path_b) {
-  const auto a = c2am::checkpoint::load_checkpoint(path_a);
-  const auto b = c2am::checkpoint::load_checkpoint(path_b);
-  ASSERT_EQ(a.model.size(), b.model.size());
-  for (const auto& [name, t] : a.model) EXPECT_TRUE(torch::equal(t, b.model.at(name))) << name;
-  ASSERT_EQ(a.momentum.size(), b.momentum.size());
-  for (const auto& [name, t] : a.momentum) EXPECT_TRUE(torch::equal(t, b.momentum.at(name))) << name;
-}
+using c2am::testing_util::expect_same_checkpoints;
 
 // train.fused_optimizer (the default) changes how the update is issued, not
 // its arithmetic: the trainer writes the same checkpoint with either.
