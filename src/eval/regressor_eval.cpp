@@ -30,6 +30,14 @@ struct Counts {
   enum : size_t { kHit03, kHit05, kHit07, kTop1Loc, kTop5Loc, kTop1Cls, kTop5Cls, kImages, kIouMicro };
 };
 
+// A regressed (x, y, w, h) / side as a box in pixels of the side x side crop;
+// the authors' inference_CUB.py: x1 = w * side + x0, y1 = h * side + y0.
+image::Box regressed_box(const float* xywh, int side) {
+  const auto s = static_cast<float>(side);
+  const float x0 = xywh[0] * s, y0 = xywh[1] * s;
+  return image::Box{x0, y0, xywh[2] * s + x0, xywh[3] * s + y0};
+}
+
 struct Picture {
   image::Image crop;
   image::Box box;
@@ -96,8 +104,7 @@ RegressorEvalResult evaluate_regressor(const config::Config& cfg, const Regresso
       const auto k = static_cast<size_t>(i);
       const data::Sample& s = loader.samples()[static_cast<size_t>(batch->sample_ids[k])];
       const auto [ow, oh] = batch->original_sizes[k];
-      const model::CropBox c = model::regressed_box(out[i].data_ptr<float>(), tf.crop);
-      const image::Box box{c.x0, c.y0, c.x1, c.y1};
+      const image::Box box = regressed_box(out[i].data_ptr<float>(), tf.crop);
       std::vector<image::Box> gt;
       for (const image::Box& b : s.boxes) gt.push_back(data::box_to_crop(b, ow, oh, tf));
       const double iou = gt.empty() ? 0.0 : best_iou(box, gt);

@@ -4,11 +4,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
 
 #include "checkpoint/checkpoint.h"
 #include "data/loader.h"
@@ -34,9 +31,6 @@ struct Kept {
   std::vector<image::Box> gt;
   std::vector<image::Box> boxes;  // the protocol's box per tau (crop coordinates)
 };
-
-
-
 
 // One image's CorLoc boxes (per tau), kept to write its box at the best tau.
 struct ImageBoxes {
@@ -261,7 +255,6 @@ void write_heatmaps(const std::vector<Kept>& kept, size_t best, int crop, const 
   }
   r.heatmap_files = write_pictures(pictures, crop, out_dir);
 }
-
 
 }  // namespace
 

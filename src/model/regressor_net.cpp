@@ -15,11 +15,4 @@ torch::Tensor RegressorNetImpl::forward(const torch::Tensor& images) {
   return fc->forward(f.mean({2, 3}));
 }
 
-CropBox regressed_box(const float* xywh, int side) {
-  const auto s = static_cast<float>(side);
-  const float x0 = xywh[0] * s, y0 = xywh[1] * s;
-  // The authors' inference_CUB.py: x1 = w * side + x0, y1 = h * side + y0.
-  return CropBox{x0, y0, xywh[2] * s + x0, xywh[3] * s + y0};
-}
-
 }  // namespace c2am::model

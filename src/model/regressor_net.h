@@ -25,10 +25,4 @@ class RegressorNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RegressorNet);
 
-// A regressed (x, y, w, h) / side as a box in pixels of a side x side crop.
-struct CropBox {
-  float x0, y0, x1, y1;
-};
-CropBox regressed_box(const float* xywh, int side);
-
 }  // namespace c2am::model

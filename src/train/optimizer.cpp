@@ -12,6 +12,11 @@ bool is_conv_weight(const std::string& name, const torch::Tensor& t) {
   return t.dim() == 4 && leaf == "weight";
 }
 using util::starts_with;
+
+// Whether SGD trains this parameter (train.parameters): every one, or the conv weights only.
+bool trained(const config::TrainConfig& cfg, const std::string& name, const torch::Tensor& t) {
+  return cfg.parameters == "all" || is_conv_weight(name, t);
+}
 }  // namespace
 
 Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std::string& head_prefix)
@@ -25,7 +30,7 @@ Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std
   groups_.push_back(ParamGroup{all ? "backbone" : "backbone_conv", 1.0, {}, {}, {}});
   groups_.push_back(ParamGroup{all ? "head" : "head_conv", cfg.head_lr_mult, {}, {}, {}});
   for (const auto& p : net.named_parameters(/*recurse=*/true)) {
-    if (!all && !is_conv_weight(p.key(), p.value())) continue;  // BatchNorm affine: frozen, as the reference
+    if (!trained(cfg, p.key(), p.value())) continue;  // "conv": BatchNorm affine frozen, as the reference
     ParamGroup& g = starts_with(p.key(), head_prefix) ? groups_[1] : groups_[0];
     g.names.push_back(p.key());
     g.params.push_back(p.value());
@@ -34,9 +39,8 @@ Sgd::Sgd(const torch::nn::Module& net, const config::TrainConfig& cfg, const std
 }
 
 void freeze_untrained(torch::nn::Module& net, const config::TrainConfig& cfg) {
-  if (cfg.parameters == "all") return;
   for (auto& p : net.named_parameters(/*recurse=*/true)) {
-    if (p.value().dim() == 1) p.value().set_requires_grad(false);
+    if (!trained(cfg, p.key(), p.value())) p.value().set_requires_grad(false);
   }
 }
 

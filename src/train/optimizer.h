@@ -38,9 +38,10 @@ struct ParamGroup {
   std::vector<torch::Tensor> momentum;  // undefined until the first step
 };
 
-// With train.parameters = "conv" the reference freezes BatchNorm's affine
-// parameters (they are in no optimiser group); not computing their gradients
-// changes no other value. With "all" nothing is frozen.
+// Turns off the gradients of the parameters no optimiser group holds
+// (train.parameters = "conv": all but the conv weights, i.e. BatchNorm's
+// affine parameters, as the reference; "all": none); not computing their
+// gradients changes no other value.
 void freeze_untrained(torch::nn::Module& net, const config::TrainConfig& cfg);
 
 class Sgd {
