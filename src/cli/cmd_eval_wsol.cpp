@@ -96,10 +96,10 @@ void add_eval_wsol(CLI::App& app, Action* action) {
   add_config_options(cmd, &a->cfg, /*with_out=*/false);
   CLI::Option* ckpt = cmd->add_option("--ckpt", a->opts.checkpoint,
                                       "C²AM checkpoint file, or run folder (its newest valid checkpoint)");
-  CLI::Option* regressor =
-      cmd->add_option("--regressor", a->regressor,
-                      "a box regressor's checkpoint or run folder (c2am train-regressor): GT-known Loc of its "
-                      "boxes instead of the maps' CorLoc");
+  CLI::Option* regressor = cmd->add_option(
+      "--regressor", a->regressor,
+      "a box regressor's checkpoint or run folder (c2am train-regressor): GT-known Loc of its "
+      "boxes instead of the maps' CorLoc");
   ckpt->excludes(regressor);
   regressor->excludes(ckpt);
   cmd->add_option("-o,--out", a->opts.out_dir, "output folder (metrics.json, heatmaps/)")->required();

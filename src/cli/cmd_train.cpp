@@ -24,7 +24,7 @@ struct TrainArgs {
   ConfigOptions cfg;
   std::string resume;
   std::string kind;  // "" = model.kind of the config
-  std::string cues;   // train-saliency: --cues -> data.cues
+  std::string cues;  // train-saliency: --cues -> data.cues
   std::string boxes;  // train-regressor: --boxes -> data.boxes
 };
 
@@ -86,12 +86,12 @@ void add_train(CLI::App& app, Action* action) {
                     "WSSS: train the saliency network on background cues (model.kind = saliency)", "saliency",
                     "Example: c2am train-saliency -c configs/voc_saliency.toml --data runs/voc/data --cues "
                     "runs/voc/cues -o runs/voc/sal");
-  add_train_command(app, action, "train-regressor",
-                    "WSOL: train PSOL's class-agnostic box regressor on pseudo boxes (model.kind = regressor)",
-                    "regressor",
-                    "The pseudo boxes are c2am extract-boxes' output for the training split (docs/wsol.md).\n"
-                    "Example: c2am train-regressor -c configs/cub_psol.toml --data runs/cub/data --boxes "
-                    "runs/cub/boxes -o runs/cub/psol");
+  add_train_command(
+      app, action, "train-regressor",
+      "WSOL: train PSOL's class-agnostic box regressor on pseudo boxes (model.kind = regressor)", "regressor",
+      "The pseudo boxes are c2am extract-boxes' output for the training split (docs/wsol.md).\n"
+      "Example: c2am train-regressor -c configs/cub_psol.toml --data runs/cub/data --boxes "
+      "runs/cub/boxes -o runs/cub/psol");
 }
 
 namespace {

@@ -51,10 +51,9 @@ int run(int argc, char** argv) {
   const c2am::comm::Context& ctx = c2am::comm::init();
   const std::string command = app.get_subcommands().front()->get_name();
   // The commands that split their work over ranks; the others would repeat it.
-  const std::vector<std::string> distributed = {"train",         "train-classifier", "train-saliency",
-                                                "train-regressor", "eval-wsol",      "extract-boxes",
-                                                "infer-maps",    "infer-cams",       "predict-saliency",
-                                                "bg-cues",       "pack"};
+  const std::vector<std::string> distributed = {
+      "train",      "train-classifier", "train-saliency",   "train-regressor", "eval-wsol", "extract-boxes",
+      "infer-maps", "infer-cams",       "predict-saliency", "bg-cues",         "pack"};
   if (ctx.world > 1 && std::find(distributed.begin(), distributed.end(), command) == distributed.end()) {
     throw c2am::UsageError(fmt::format("'c2am {}' runs as one process; start it without mpirun/srun", command));
   }

@@ -95,7 +95,8 @@ const std::vector<Key>& keys() {
                "largest image decoded (width x height read from its header, before allocating); 0 = no "
                "limit"),
       C2AM_KEY(data.cues, any(), "saliency training: folder of background-cue PNGs (255 = foreground)"),
-      C2AM_KEY(data.boxes, any(), "regressor training: pseudo boxes (extract-boxes' boxes.jsonl or its folder)"),
+      C2AM_KEY(data.boxes, any(),
+               "regressor training: pseudo boxes (extract-boxes' boxes.jsonl or its folder)"),
       C2AM_KEY(data.mean, any(), "per-channel normalisation mean (RGB)"),
       C2AM_KEY(data.std, above(0), "per-channel normalisation std (RGB)"),
       C2AM_KEY(train.epochs, above(0), "training epochs"),
@@ -150,8 +151,9 @@ const std::vector<Key>& keys() {
       C2AM_KEY(run.threads, at_least(0), "CPU intra-op threads; 0 = all cores"),
       C2AM_KEY(run.device, non_empty(),
                "auto (cuda:<local rank> when CUDA is available), cpu, cuda or cuda:N"),
-      C2AM_KEY(run.precision, one_of({"auto", "fp32", "bf16"}),
-               "bf16: autocast for the backbone, heads and losses in fp32; auto: bf16 where the device has it"),
+      C2AM_KEY(
+          run.precision, one_of({"auto", "fp32", "bf16"}),
+          "bf16: autocast for the backbone, heads and losses in fp32; auto: bf16 where the device has it"),
       C2AM_KEY(run.channels_last, any(), "channels_last parameters and inputs; auto: when bf16 runs"),
       C2AM_KEY(run.cudnn_benchmark, any(), "cuDNN autotuning on CUDA"),
       C2AM_KEY(run.cuda_graphs, any(),

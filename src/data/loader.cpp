@@ -261,7 +261,9 @@ image::Box box_in_window(const image::Box& box, int orig_w, int orig_h, int resi
   const float sy = static_cast<float>(resize) / static_cast<float>(orig_h);
   const auto ox = static_cast<float>(w.x), oy = static_cast<float>(w.y);
   const auto lx = static_cast<float>(w.width), ly = static_cast<float>(w.height);
-  auto clip = [clip_to_window](float v, float lim) { return clip_to_window ? std::min(std::max(v, 0.0f), lim) : v; };
+  auto clip = [clip_to_window](float v, float lim) {
+    return clip_to_window ? std::min(std::max(v, 0.0f), lim) : v;
+  };
   const image::Box b{clip(box.x0 * sx - ox, lx), clip(box.y0 * sy - oy, ly), clip(box.x1 * sx - ox, lx),
                      clip(box.y1 * sy - oy, ly)};
   return flip ? image::Box{lx - b.x1, b.y0, lx - b.x0, b.y1} : b;
@@ -278,8 +280,8 @@ BoxSource pseudo_boxes(const std::string& path) {
   return [boxes](const Dataset& d, const Sample& s) {
     const auto it = boxes->by_name.find(s.name);
     if (it == boxes->by_name.end()) {
-      throw Error(fmt::format("{}: no pseudo box for it in '{}' (run c2am extract-boxes on this split)", d.where(s),
-                              boxes->file));
+      throw Error(fmt::format("{}: no pseudo box for it in '{}' (run c2am extract-boxes on this split)",
+                              d.where(s), boxes->file));
     }
     return SampleBox{it->second.box, it->second.image_size};
   };
@@ -302,7 +304,8 @@ Loader::Loader(Dataset dataset, Transform transform, LoaderOptions options)
   if (options_.threads <= 0) options_.threads = 1;
   if (options_.targets == TargetKind::kBox) {
     if (!options_.boxes) throw UsageError("loader: box targets need a box source");
-    for (const Sample& s : dataset_.samples) options_.boxes(dataset_, s);  // every sample has one, before any work
+    for (const Sample& s : dataset_.samples)
+      options_.boxes(dataset_, s);  // every sample has one, before any work
   } else if (options_.targets != TargetKind::kNone && !options_.masks) {
     options_.masks = packed_masks();
   }
@@ -421,8 +424,8 @@ Batch Loader::load(int64_t batch_index) const {
         throw Error(fmt::format("{}: its pseudo box belongs to a {}x{} image but the image is {}x{}",
                                 dataset_.where(s), sb.image_size[0], sb.image_size[1], stored[0], stored[1]));
       }
-      const image::Box b =
-          box_in_window(sb.box, stored[0], stored[1], transform_.resize, image::Window{x, y, crop, crop}, flip);
+      const image::Box b = box_in_window(sb.box, stored[0], stored[1], transform_.resize,
+                                         image::Window{x, y, crop, crop}, flip);
       const auto side = static_cast<float>(crop);
       float* t = batch.targets.data_ptr<float>() + i * 4;
       t[0] = b.x0 / side, t[1] = b.y0 / side, t[2] = (b.x1 - b.x0) / side, t[3] = (b.y1 - b.y0) / side;

@@ -85,8 +85,8 @@ CropDraw train_crop_draw(uint64_t seed, int64_t epoch, int64_t sample, const Tra
 // square resize to `resize`: scaled per axis, shifted by the window's corner,
 // clipped to the window unless `clip` is false, then mirrored inside the
 // window when `flip` (x0' = width - x1, x1' = width - x0).
-image::Box box_in_window(const image::Box& box, int orig_w, int orig_h, int resize, const image::Window& window,
-                         bool flip, bool clip = true);
+image::Box box_in_window(const image::Box& box, int orig_w, int orig_h, int resize,
+                         const image::Window& window, bool flip, bool clip = true);
 
 // Ground-truth box in the test crop's coordinates (resize then centre crop),
 // clipped to the crop unless `clip` is false (the authors' CorLoc leaves it

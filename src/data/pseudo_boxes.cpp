@@ -31,11 +31,12 @@ PseudoBox parse_line(const std::string& line, std::string* name) {
 
 PseudoBoxes read_pseudo_boxes(const std::string& path) {
   PseudoBoxes out;
-  out.file = std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "boxes.jsonl").string() : path;
+  out.file =
+      std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "boxes.jsonl").string() : path;
   std::ifstream in(out.file);
   if (!in) {
-    throw IoError(fmt::format("cannot read pseudo boxes '{}' (the boxes.jsonl of c2am extract-boxes, or its folder)",
-                              out.file));
+    throw IoError(fmt::format(
+        "cannot read pseudo boxes '{}' (the boxes.jsonl of c2am extract-boxes, or its folder)", out.file));
   }
   std::string line;
   int lineno = 0;
@@ -45,7 +46,8 @@ PseudoBoxes read_pseudo_boxes(const std::string& path) {
     std::string name;
     try {
       const PseudoBox box = parse_line(line, &name);
-      if (!out.by_name.emplace(name, box).second) throw std::invalid_argument("'" + name + "' has a box already");
+      if (!out.by_name.emplace(name, box).second)
+        throw std::invalid_argument("'" + name + "' has a box already");
     } catch (const std::exception& e) {
       throw Error(fmt::format("{}:{}: not a pseudo box line ({})", out.file, lineno, e.what()));
     }

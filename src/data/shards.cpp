@@ -448,7 +448,8 @@ void load_shard(ReaderState& st) {
   if (st.count < 0) throw Error(fmt::format("{}: attribute 'count' is negative ({})", f, st.count));
   constexpr std::int64_t kMaxCount = std::int64_t{1} << 40;  // far beyond any shard; n + 1 must not overflow
   if (st.count > kMaxCount)
-    throw Error(fmt::format("{}: attribute 'count' is {}, more than a shard can hold (damaged)", f, st.count));
+    throw Error(
+        fmt::format("{}: attribute 'count' is {}, more than a shard can hold (damaged)", f, st.count));
   const std::int64_t n = st.count;
 
   st.image_data = open_byte_dataset(st.file, f, "/images/bytes");
@@ -480,9 +481,10 @@ void load_shard(ReaderState& st) {
     const std::string stored = h5::read_attr_string(st.file, f, "metadata_checksum", false);
     const std::string computed = checksum_text(metadata_checksum(st, st.info, n, st.has_masks));
     if (stored != computed)
-      throw Error(fmt::format("{}: metadata checksum mismatch (stored '{}', computed '{}'): its labels, sizes, "
-                              "names, boxes, offsets or checksums were changed or damaged",
-                              f, stored, computed));
+      throw Error(
+          fmt::format("{}: metadata checksum mismatch (stored '{}', computed '{}'): its labels, sizes, "
+                      "names, boxes, offsets or checksums were changed or damaged",
+                      f, stored, computed));
     add_data_range(st.image_data, f, "/images/bytes", st.data_ranges);
     if (st.has_masks) add_data_range(st.mask_data, f, "/masks/bytes", st.data_ranges);
     std::sort(st.data_ranges.begin(), st.data_ranges.end());

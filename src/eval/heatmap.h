@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "image/image.h"
 #include "eval/boxes.h"
+#include "image/image.h"
 
 namespace c2am::eval {
 

@@ -45,7 +45,8 @@ struct Picture {
 };
 
 // Rank 0: the kept crops with the regressed (red) and ground-truth (green) boxes.
-std::vector<std::string> draw_pictures(const std::vector<Picture>& pics, int crop, const std::string& out_dir) {
+std::vector<std::string> draw_pictures(const std::vector<Picture>& pics, int crop,
+                                       const std::string& out_dir) {
   std::vector<image::Image> pictures;
   for (const Picture& p : pics) {
     image::Image img = p.crop;
@@ -68,7 +69,9 @@ nlohmann::ordered_json to_json(const RegressorEvalResult& r) {
   j["mean_iou"] = r.mean_iou;
   j["centre_box_baseline_corloc"] = r.centre_baseline;
   if (r.with_classes) {
-    j["top_k_loc"] = {{"top1_loc", r.top1_loc}, {"top5_loc", r.top5_loc}, {"top1_cls", r.top1_cls},
+    j["top_k_loc"] = {{"top1_loc", r.top1_loc},
+                      {"top5_loc", r.top5_loc},
+                      {"top1_cls", r.top1_cls},
                       {"top5_cls", r.top5_cls}};
   }
   return j;
@@ -86,8 +89,8 @@ RegressorEvalResult evaluate_regressor(const config::Config& cfg, const Regresso
   r.checkpoint = trained.path;
   r.world = comm.world();
   r.with_classes = !options.class_predictions.empty();
-  const auto predictions =
-      r.with_classes ? read_class_predictions(options.class_predictions) : std::map<std::string, std::vector<int>>{};
+  const auto predictions = r.with_classes ? read_class_predictions(options.class_predictions)
+                                          : std::map<std::string, std::vector<int>>{};
   const data::Transform tf = data::test_transform(cfg.data);
   const bool keep_crops = comm.rank() == 0 && options.heatmaps > 0;
   data::Loader loader = make_eval_loader(cfg, tf, keep_crops, comm);
@@ -135,7 +138,8 @@ RegressorEvalResult evaluate_regressor(const config::Config& cfg, const Regresso
                              loader.samples().size(), comm.world() > 1 ? " (estimated from rank 0)" : ""));
   }
   log.end_progress();
-  if (loader.skipped() > 0) log.warn("{} undecodable images skipped (data.bad_sample = skip)", loader.skipped());
+  if (loader.skipped() > 0)
+    log.warn("{} undecodable images skipped (data.bad_sample = skip)", loader.skipped());
   const std::vector<int64_t> c = sum_counts(comm, counts.v);
   r.images = c[Counts::kImages];
   const double n = static_cast<double>(std::max<int64_t>(r.images, 1));

@@ -33,13 +33,13 @@ struct RegressorEvalResult {
   std::string checkpoint;
   std::int64_t images = 0;
   int world = 1;
-  double gt_known_loc = 0;                      // % of images with IoU > 0.5
-  std::array<double, 3> box_acc{};              // % with IoU > 0.3, 0.5, 0.7
-  double box_acc_mean = 0;                      // their mean (PSOL's "Max Box acc")
+  double gt_known_loc = 0;          // % of images with IoU > 0.5
+  std::array<double, 3> box_acc{};  // % with IoU > 0.3, 0.5, 0.7
+  double box_acc_mean = 0;          // their mean (PSOL's "Max Box acc")
   double mean_iou = 0;
-  double centre_baseline = 0;                   // CorLoc (%) of a centred box of the mean ground-truth size
+  double centre_baseline = 0;  // CorLoc (%) of a centred box of the mean ground-truth size
   bool with_classes = false;
-  double top1_loc = 0, top5_loc = 0;            // % (class right and IoU > 0.5)
+  double top1_loc = 0, top5_loc = 0;  // % (class right and IoU > 0.5)
   double top1_cls = 0, top5_cls = 0;
   std::vector<std::string> heatmap_files;
 };

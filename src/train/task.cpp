@@ -14,7 +14,8 @@ std::unique_ptr<Task> make_task(const config::Config& cfg) {
   if (cfg.model.kind == "classifier") return make_classifier_task(cfg);
   if (cfg.model.kind == "saliency") return make_saliency_task(cfg);
   if (cfg.model.kind == "regressor") return make_regressor_task(cfg);
-  throw UsageError("model.kind = \"" + cfg.model.kind + "\": expected c2am, classifier, saliency or regressor");
+  throw UsageError("model.kind = \"" + cfg.model.kind +
+                   "\": expected c2am, classifier, saliency or regressor");
 }
 
 }  // namespace c2am::train

@@ -34,7 +34,8 @@ class RegressorTask : public Task {
   StepLoss loss(const data::Batch& batch, comm::Communicator&) override {
     const torch::Tensor predicted = net_.forward(batch.images);
     const torch::Tensor l =
-        kPsolLossWeight * torch::mse_loss(predicted, batch.targets.to(predicted.device(), predicted.scalar_type()));
+        kPsolLossWeight *
+        torch::mse_loss(predicted, batch.targets.to(predicted.device(), predicted.scalar_type()));
     return StepLoss{l, {l}, {}};
   }
 

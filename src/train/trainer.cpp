@@ -434,7 +434,8 @@ TrainResult Run::loop() {
   result_.polarity = task_->eval_keys().polarity;
   result_.steps = progress_.step;
   result_.preempted = preempted;
-  if (result_.checkpoint.empty()) result_.checkpoint = resumed_from_;  // resumed a finished run: nothing to train
+  if (result_.checkpoint.empty())
+    result_.checkpoint = resumed_from_;  // resumed a finished run: nothing to train
   result_.images_per_second_per_rank = static_cast<double>(images_seen_) / std::max(seconds, 1e-9);
   result_.images_per_second = result_.images_per_second_per_rank * world;
   log_.info("trained {} steps in {:.1f} s ({:.1f} img/s{}); last checkpoint {}", progress_.step, seconds,

@@ -15,9 +15,9 @@
 
 #include "common/h5_edit.h"
 #include "common/temp_dir.h"
+#include "data/shards.h"
 #include "image/jpeg.h"
 #include "image/png.h"
-#include "data/shards.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -511,7 +511,9 @@ TEST(Shards, VerifyNamesShardAndIndexOfAFlippedByte) {
     ShardReader r(path);
     start = r.image_bytes(0).size() + r.image_bytes(1).size() / 2;  // the middle of image 1
   }
-  edit_hdf5(path, [&](hid_t f) { ASSERT_TRUE(c2am::testing_util::flip_dataset_byte(f, "/images/bytes", start, 0xFF)); });
+  edit_hdf5(path, [&](hid_t f) {
+    ASSERT_TRUE(c2am::testing_util::flip_dataset_byte(f, "/images/bytes", start, 0xFF));
+  });
   const VerifyReport v = verify_packed(dir, /*decode=*/false, 2);
   ASSERT_EQ(v.problems.size(), 1u);
   EXPECT_TRUE(contains(v.problems[0], path + "[1] (images/a/img_1.jpg): checksum mismatch")) << v.problems[0];

@@ -42,14 +42,16 @@ TEST(Polarity, WsssRuleAveragesTheRawBandsOfTheWholeBatch) {
   // + am[:,0,-4:,:].mean() + am[:,0,:,-4:].mean()) / 4.
   torch::manual_seed(4);
   const torch::Tensor r = torch::rand({5, 1, 10, 14}, torch::kDouble);
-  const double theirs = ((r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(0, 4)}).mean() +
-                          r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(), torch::indexing::Slice(0, 4)}).mean() +
-                          r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(-4, torch::indexing::None)}).mean() +
-                          r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(),
-                                   torch::indexing::Slice(-4, torch::indexing::None)})
-                              .mean()) /
-                         4)
-                            .item<double>();
+  const double theirs =
+      ((r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(0, 4)}).mean() +
+        r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(), torch::indexing::Slice(0, 4)})
+            .mean() +
+        r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(-4, torch::indexing::None)}).mean() +
+        r.index({torch::indexing::Slice(), 0, torch::indexing::Slice(),
+                 torch::indexing::Slice(-4, torch::indexing::None)})
+            .mean()) /
+       4)
+          .item<double>();
   const torch::Tensor s = border_band_sums(r);
   EXPECT_NEAR(s.narrow(0, 0, 4).sum().item<double>() / s[4].item<double>() / 4.0, theirs, 1e-12);
 }

@@ -16,8 +16,8 @@
 #include "comm/communicator.h"
 #include "common/error_message.h"
 #include "common/python_files.h"
-#include "common/synth_data.h"
 #include "common/same_checkpoints.h"
+#include "common/synth_data.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
@@ -125,7 +125,8 @@ TEST(Regressor, LoaderTargetsAreEachSamplesPseudoBoxUnderItsOwnCropAndFlip) {
   o.seed = 11;
   o.threads = 2;
   o.targets = c2am::data::TargetKind::kBox;
-  o.boxes = c2am::data::pseudo_boxes(fs::path(cub().train_boxes).parent_path().string());  // the folder works too
+  o.boxes =
+      c2am::data::pseudo_boxes(fs::path(cub().train_boxes).parent_path().string());  // the folder works too
   c2am::data::Transform t;
   t.resize = 40;
   t.crop = 32;
@@ -167,11 +168,14 @@ TEST(Regressor, PseudoBoxFilesAreCheckedNamingFileAndLineOrSample) {
   };
   EXPECT_NE(error_of(good + "\n{\"name\":\"b\"}\n").find("boxes.jsonl:2"), std::string::npos);
   EXPECT_NE(error_of(good + "\n" + good + "\n").find("has a box already"), std::string::npos);
-  EXPECT_NE(error_of(R"({"name":"x","box":[30,2,1,40],"image_size":[64,48]})").find("x0 > x1"), std::string::npos);
-  EXPECT_NE(error_of(R"({"name":"x","box":[1,2,30,40],"image_size":[0,48]})").find("image_size"), std::string::npos);
+  EXPECT_NE(error_of(R"({"name":"x","box":[30,2,1,40],"image_size":[64,48]})").find("x0 > x1"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"name":"x","box":[1,2,30,40],"image_size":[0,48]})").find("image_size"),
+            std::string::npos);
   EXPECT_NE(error_of("").find("no pseudo boxes"), std::string::npos);
-  EXPECT_NE(c2am::testing_util::error_message([&] { c2am::data::read_pseudo_boxes(dir + "/none.jsonl"); })
-                .find("none.jsonl"),
+  EXPECT_NE(c2am::testing_util::error_message([&] {
+              c2am::data::read_pseudo_boxes(dir + "/none.jsonl");
+            }).find("none.jsonl"),
             std::string::npos);
 
   // A training image without a pseudo box is refused before any batch, naming it and the file.
@@ -231,13 +235,15 @@ TEST(Regressor, LossAndTwoSgdStepsMatchTheAuthorsTrainingStepInPyTorch) {
       "psol_step", kPsolStep, "torch and torchvision (python3-torch python3-torchvision)", &error);
   ASSERT_FALSE(dir.empty()) << error;
   torch::set_num_threads(1);
-  const Config cfg = c2am::config::load(
-      {}, {"model.kind=regressor", "model.arch=resnet18", "model.strides=[1, 2, 2, 2]", "train.lr=0.01",
-           "train.optimizer=sgd", "train.momentum=0.9", "train.weight_decay=1e-4", "train.head_lr_mult=2",
-           "train.parameters=all", "train.lr_schedule=cosine", "run.precision=fp32", "run.channels_last=false"});
+  const Config cfg =
+      c2am::config::load({}, {"model.kind=regressor", "model.arch=resnet18", "model.strides=[1, 2, 2, 2]",
+                              "train.lr=0.01", "train.optimizer=sgd", "train.momentum=0.9",
+                              "train.weight_decay=1e-4", "train.head_lr_mult=2", "train.parameters=all",
+                              "train.lr_schedule=cosine", "run.precision=fp32", "run.channels_last=false"});
   const std::unique_ptr<c2am::train::Task> task = c2am::train::make_task(cfg);
   torch::nn::Module& net = task->net();
-  const auto rep = c2am::model::import_weights(net, c2am::model::read_tensor_dict(dir + "/init.pth"), "init.pth");
+  const auto rep =
+      c2am::model::import_weights(net, c2am::model::read_tensor_dict(dir + "/init.pth"), "init.pth");
   ASSERT_TRUE(rep.missing.empty() && rep.unexpected.empty() && rep.ignored.empty());
   c2am::train::freeze_untrained(net, cfg.train);
   net.train();
@@ -253,7 +259,8 @@ TEST(Regressor, LossAndTwoSgdStepsMatchTheAuthorsTrainingStepInPyTorch) {
     const c2am::train::StepLoss l = task->loss(batch, *comm);
     l.total.backward();
     sgd.step(step, 10);
-    std::printf("step %d: loss %.9g, PyTorch %.9g\n", step, l.total.item<double>(), expected[step].item<double>());
+    std::printf("step %d: loss %.9g, PyTorch %.9g\n", step, l.total.item<double>(),
+                expected[step].item<double>());
     // Tolerance: the same float32 arithmetic in LibTorch and PyTorch 1.13; measured: equal to the bit here.
     EXPECT_NEAR(l.total.item<double>(), expected[step].item<double>(), 1e-5 * expected[step].item<double>())
         << "step " << step;
@@ -278,12 +285,26 @@ TEST(Regressor, LossAndTwoSgdStepsMatchTheAuthorsTrainingStepInPyTorch) {
 }
 
 Config regressor_config(const std::string& out, int max_steps) {
-  return c2am::config::load(
-      {}, {"model.kind=regressor", "model.arch=resnet18", "data.root=" + cub().root,
-           "data.boxes=" + cub().train_boxes, "data.train_resize=40", "data.train_crop=32", "data.test_resize=32",
-           "data.test_crop=32", "train.batch_size=4", "train.epochs=2", "train.lr=0.01", "train.optimizer=sgd",
-           "train.parameters=all", "train.lr_schedule=cosine", "train.head_lr_mult=2", "train.log_every=1",
-           "train.max_steps=" + std::to_string(max_steps), "train.seed=9", "run.threads=2", "run.out=" + out});
+  return c2am::config::load({}, {"model.kind=regressor",
+                                 "model.arch=resnet18",
+                                 "data.root=" + cub().root,
+                                 "data.boxes=" + cub().train_boxes,
+                                 "data.train_resize=40",
+                                 "data.train_crop=32",
+                                 "data.test_resize=32",
+                                 "data.test_crop=32",
+                                 "train.batch_size=4",
+                                 "train.epochs=2",
+                                 "train.lr=0.01",
+                                 "train.optimizer=sgd",
+                                 "train.parameters=all",
+                                 "train.lr_schedule=cosine",
+                                 "train.head_lr_mult=2",
+                                 "train.log_every=1",
+                                 "train.max_steps=" + std::to_string(max_steps),
+                                 "train.seed=9",
+                                 "run.threads=2",
+                                 "run.out=" + out});
 }
 
 using c2am::testing_util::expect_same_checkpoints;
@@ -301,7 +322,8 @@ TEST(Regressor, TrainsThroughTheCommonLoopResumesBitForBitAndEvaluates) {
   expect_same_checkpoints(a.checkpoint, b.checkpoint);
   // Every parameter trains (BatchNorm's too): each has a momentum buffer.
   const auto ckpt = c2am::checkpoint::load_checkpoint(a.checkpoint);
-  EXPECT_EQ(ckpt.momentum.size(), c2am::checkpoint::load_trained(full, "regressor").net->module().parameters().size());
+  EXPECT_EQ(ckpt.momentum.size(),
+            c2am::checkpoint::load_trained(full, "regressor").net->module().parameters().size());
 
   // eval-wsol --regressor: one box per test image, the figures in metrics.json.
   const Config cfg = regressor_config(full, 6);
@@ -333,10 +355,14 @@ TEST(Regressor, TrainsThroughTheCommonLoopResumesBitForBitAndEvaluates) {
   EXPECT_DOUBLE_EQ(m.at("gt_known_loc").get<double>(), r.gt_known_loc);
 
   // A C²AM checkpoint is not a regressor, and a regressor has no maps: both errors name the kind.
-  EXPECT_NE(c2am::testing_util::error_message([&] { c2am::checkpoint::load_trained(full, "c2am"); }).find("regressor"),
+  EXPECT_NE(c2am::testing_util::error_message([&] {
+              c2am::checkpoint::load_trained(full, "c2am");
+            }).find("regressor"),
             std::string::npos);
   const auto t = c2am::checkpoint::load_trained(full, "regressor");
-  EXPECT_NE(c2am::testing_util::error_message([&] { t.net->maps(torch::zeros({1, 3, 32, 32})); }).find("regressor"),
+  EXPECT_NE(c2am::testing_util::error_message([&] {
+              t.net->maps(torch::zeros({1, 3, 32, 32}));
+            }).find("regressor"),
             std::string::npos);
 }
 

@@ -8,15 +8,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/synth_data.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/trained.h"
 #include "common/same_checkpoints.h"
+#include "common/synth_data.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
-#include "image/png.h"
 #include "data_prep/pack.h"
-#include "checkpoint/checkpoint.h"
-#include "checkpoint/trained.h"
+#include "image/png.h"
 #include "train/task.h"
 #include "train/trainer.h"
 #include "util/error.h"

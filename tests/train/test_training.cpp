@@ -5,13 +5,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/synth_data.h"
+#include "checkpoint/checkpoint.h"
 #include "common/same_checkpoints.h"
+#include "common/synth_data.h"
 #include "common/temp_dir.h"
 #include "config/config.h"
 #include "data/loader.h"
 #include "model/c2am_net.h"
-#include "checkpoint/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/trainer.h"
 #include "util/error.h"
