@@ -37,7 +37,7 @@ set(C2AM_READER_SOURCES
   src/image/image.cpp src/image/jpeg.cpp src/image/png.cpp src/image/chw.cpp src/image/resize.cpp
   src/image/resample_window.cpp
   src/config/config.cpp
-  src/data/shard_io.cpp src/data/shards.cpp src/data/manifest.cpp
+  src/data/h5_subset.cpp src/data/shard_io.cpp src/data/shards.cpp src/data/manifest.cpp
   src/cams/npy.cpp src/cams/npy_pickle.cpp src/cams/npy_torch.cpp)
 # Every torch-free file the sanitized unit tests need: the readers and the
 # rest of util, data (all but loader.cpp), cams, synth, data_prep, eval (the

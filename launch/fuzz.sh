@@ -77,13 +77,7 @@ for h in "${harnesses[@]}"; do
   scratch=$build/tmp/$h  # the harnesses' scratch files; a crashed harness cannot remove its own
   rm -rf "$scratch" && mkdir -p "$scratch"
   rc=0
-  # shard: libhdf5 has no frame pointers, so its frames (lsan.supp) need the
-  # slow unwinder; and libhdf5 allocates what a damaged header claims (6 TB
-  # seen): as in a normal build, an impossible allocation returns NULL and
-  # HDF5 reports it, instead of ASan aborting.
-  unwind=""
-  [[ $h != shard ]] || unwind=:fast_unwind_on_malloc=0:allocator_may_return_null=1
-  (cd "$art" && TMPDIR=$scratch ASAN_OPTIONS=$ASAN_OPTIONS$unwind "$build/fuzz_$h" "${limit[@]}" -artifact_prefix="$art/" "$corpus" "$root/tests/fuzz/corpus/$h") \
+  (cd "$art" && TMPDIR=$scratch ASAN_OPTIONS=$ASAN_OPTIONS "$build/fuzz_$h" "${limit[@]}" -artifact_prefix="$art/" "$corpus" "$root/tests/fuzz/corpus/$h") \
     >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <type_traits>
 
+#include "data/h5_subset.h"
 #include "data/shard_io.h"
 #include "util/error.h"
 
@@ -318,6 +320,10 @@ struct ShardReader::State {
   ShardInfo info;
   int oldest_version = 1;
   std::int64_t version = 0;
+  // Format 2 is read by c2am's own HDF5 reader (`lite`), format 1 by libhdf5.
+  std::unique_ptr<h5subset::File> lite;
+  const h5subset::Dataset* lite_images = nullptr;
+  const h5subset::Dataset* lite_masks = nullptr;
   h5::Hid file, image_data, mask_data;  // file first: the datasets close before it
   std::int64_t count = 0;
   // The tables as stored (metadata_checksum reads them under the writer's names).
@@ -357,56 +363,103 @@ void check_offsets(const std::vector<std::uint64_t>& off, std::uint64_t total, c
   }
 }
 
-// /images/bytes and /masks/bytes are read in small pieces at random: with no
-// chunk cache HDF5 reads exactly the selected bytes from the file (the chunks
-// are not compressed) instead of whole 1 MiB chunks.
-h5::Hid open_byte_dataset(hid_t file, const std::string& f, const char* path) {
-  h5::Hid dapl(C2AM_H5_CHECK(H5Pcreate(H5P_DATASET_ACCESS), f, "create access property list"), H5Pclose);
-  C2AM_H5_CHECK(H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT), f,
-                "set the chunk cache");
-  h5::Hid ds = h5::open_dataset(file, f, path, dapl);
-  const h5::Shape shape = h5::dataset_shape(ds, f, path);
-  if (shape.rank != 1) throw Error(fmt::format("{}: dataset '{}' is not 1-D", f, path));
-  h5::check_stored(ds, f, path, shape.rows);
-  return ds;
+template <typename T>
+hid_t native_type() {
+  if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
+  if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
+  if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
+  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
 }
 
-// The file byte range of a contiguous byte dataset (format 2), if it stores any.
-void add_data_range(hid_t ds, const std::string& f, const char* path,
-                    std::vector<std::pair<std::uint64_t, std::uint64_t>>& out) {
-  h5::Hid dcpl(C2AM_H5_CHECK(H5Dget_create_plist(ds), f, std::string("get the creation list of ") + path), H5Pclose);
-  if (H5Pget_layout(dcpl) != H5D_CONTIGUOUS)
-    throw Error(fmt::format("{}: dataset '{}' is not stored contiguously, as format 2 stores it (damaged or forged)",
-                            f, path));
-  const hsize_t size = H5Dget_storage_size(ds);
-  if (size == 0) return;
-  const haddr_t offset = H5Dget_offset(ds);
-  if (offset == HADDR_UNDEF) throw Error(fmt::format("{}: dataset '{}' has no file offset", f, path));
-  out.emplace_back(static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(size));
-}
+// A shard as libhdf5 reads it (format 1, under the caller's h5::Lock). Its
+// variable-length names go through libhdf5's global heap, which a crafted
+// file can point anywhere: format 2 has none, and is read by LiteShard.
+template <typename State>
+struct Hdf5Shard {
+  State& st;
+  static constexpr bool kReadsFormat1 = true;
 
-// Format 1's names: a variable-length string dataset (read through libhdf5's
-// global heap, which a crafted file can point anywhere: format 2 has none).
-template <typename ReaderState>
-void load_names_v1(ReaderState& st, std::int64_t n) {
-  const std::string& f = st.path;
-  h5::Hid str = h5::utf8_vlen_type(f);
-  std::vector<char*> raw = h5::read_dataset<char*>(st.file, f, "/images/name", str, 1, n);
-  st.names.reserve(raw.size());
-  for (char* p : raw) st.names.emplace_back(p != nullptr ? p : "");
-  if (!raw.empty()) {
-    const hsize_t dims[1] = {raw.size()};
-    h5::Hid space(C2AM_H5_CHECK(H5Screate_simple(1, dims, nullptr), f, "create dataspace"), H5Sclose);
-    C2AM_H5_CHECK(H5Dvlen_reclaim(str, space, H5P_DEFAULT, raw.data()), f, "free the names");
+  std::string attr_string(const char* name, bool allow_variable) const {
+    return h5::read_attr_string(st.file, st.path, name, allow_variable);
   }
-}
+  std::int64_t attr_int(const char* name) const { return h5::read_attr_int(st.file, st.path, name); }
+  template <typename T>
+  std::vector<T> read(const char* path, std::uint64_t columns, std::int64_t rows) const {
+    return h5::read_dataset<T>(st.file, st.path, path, native_type<T>(), columns, rows);
+  }
+  bool exists(const char* path) const { return h5::exists(st.file, st.path, path); }
+  // /images/bytes and /masks/bytes are read in small pieces at random: with
+  // no chunk cache HDF5 reads exactly the selected bytes from the file (the
+  // chunks are not compressed) instead of whole 1 MiB chunks. Returns the length.
+  std::uint64_t open_bytes(const char* path, bool mask) const {
+    const std::string& f = st.path;
+    h5::Hid dapl(C2AM_H5_CHECK(H5Pcreate(H5P_DATASET_ACCESS), f, "create access property list"), H5Pclose);
+    C2AM_H5_CHECK(H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT), f,
+                  "set the chunk cache");
+    h5::Hid ds = h5::open_dataset(st.file, f, path, dapl);
+    const h5::Shape shape = h5::dataset_shape(ds, f, path);
+    if (shape.rank != 1) throw Error(fmt::format("{}: dataset '{}' is not 1-D", f, path));
+    h5::check_stored(ds, f, path, shape.rows);
+    (mask ? st.mask_data : st.image_data) = std::move(ds);
+    return shape.rows;
+  }
+  void add_data_range(const char*, bool) const {}  // format 1 has no header
+  void load_names_v1(std::int64_t n) const {
+    const std::string& f = st.path;
+    h5::Hid str = h5::utf8_vlen_type(f);
+    std::vector<char*> raw = h5::read_dataset<char*>(st.file, f, "/images/name", str, 1, n);
+    st.names.reserve(raw.size());
+    for (char* p : raw) st.names.emplace_back(p != nullptr ? p : "");
+    if (!raw.empty()) {
+      const hsize_t dims[1] = {raw.size()};
+      h5::Hid space(C2AM_H5_CHECK(H5Screate_simple(1, dims, nullptr), f, "create dataspace"), H5Sclose);
+      C2AM_H5_CHECK(H5Dvlen_reclaim(str, space, H5P_DEFAULT, raw.data()), f, "free the names");
+    }
+  }
+};
+
+// A shard as c2am's own HDF5 reader reads it (format 2): libhdf5 never
+// parses a structure of a shard it reads (docs/data-format.md).
+template <typename State>
+struct LiteShard {
+  State& st;
+  static constexpr bool kReadsFormat1 = false;
+
+  std::string attr_string(const char* name, bool) const {
+    return st.lite->attr_string(name, h5::kMaxAttrStringBytes);
+  }
+  std::int64_t attr_int(const char* name) const { return st.lite->attr_int(name); }
+  template <typename T>
+  std::vector<T> read(const char* path, std::uint64_t columns, std::int64_t rows) const {
+    return st.lite->template read<T>(path, columns, rows);
+  }
+  bool exists(const char* path) const { return st.lite->exists(path); }
+  std::uint64_t open_bytes(const char* path, bool mask) const {
+    const h5subset::Dataset& ds = st.lite->dataset(path);
+    if (ds.rank != 1) throw Error(fmt::format("{}: dataset '{}' is not 1-D", st.path, path));
+    (void)st.lite->read_bytes(ds, st.path, 0, 0);  // type, layout and storage checked
+    if (ds.dims[0] > ds.storage)
+      throw Error(
+          fmt::format("{}: dataset '{}' claims {} elements of 1 bytes but the file stores {} bytes for it "
+                      "(damaged)",
+                      st.path, path, ds.dims[0], ds.storage));
+    (mask ? st.lite_masks : st.lite_images) = &ds;
+    return ds.dims[0];
+  }
+  void add_data_range(const char* path, bool mask) const {
+    const h5subset::Dataset& ds = *(mask ? st.lite_masks : st.lite_images);
+    if (ds.storage > 0) st.data_ranges.emplace_back(ds.address, ds.storage);
+    (void)path;
+  }
+  void load_names_v1(std::int64_t) const {}
+};
 
 // Format 2's names: UTF-8 bytes and their offsets, like the images.
-template <typename ReaderState>
-void load_names_v2(ReaderState& st, std::int64_t n) {
+template <typename State, typename Src>
+void load_names_v2(State& st, const Src& src, std::int64_t n) {
   const std::string& f = st.path;
-  st.name_bytes = h5::read_dataset<std::uint8_t>(st.file, f, "/images/name_bytes", H5T_NATIVE_UINT8, 1);
-  st.name_offsets = h5::read_dataset<std::uint64_t>(st.file, f, "/images/name_offsets", H5T_NATIVE_UINT64, 1, n + 1);
+  st.name_bytes = src.template read<std::uint8_t>("/images/name_bytes", 1, -1);
+  st.name_offsets = src.template read<std::uint64_t>("/images/name_offsets", 1, n + 1);
   check_offsets(st.name_offsets, st.name_bytes.size(), f, "/images/name_offsets", "/images/name_bytes");
   st.names.reserve(static_cast<size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
@@ -418,33 +471,36 @@ void load_names_v2(ReaderState& st, std::int64_t n) {
   }
 }
 
-// Validates the attributes and loads all metadata of an opened shard (under the lock).
-template <typename ReaderState>
-void load_shard(ReaderState& st) {
+// Validates the attributes and loads all metadata of an opened shard.
+template <typename State, typename Src>
+void load_shard(State& st, const Src& src) {
   const std::string& f = st.path;
-  const std::string format = h5::read_attr_string(st.file, f, "format");
-  if (format != kShardFormat) {
-    throw Error(fmt::format("{}: not a c2am shard (format attribute is '{}', expected '{}')", f, format,
-                            kShardFormat));
-  }
-  const std::int64_t version = h5::read_attr_int(st.file, f, "version");
+  const std::int64_t version = src.attr_int("version");
   if (version > kShardFormatVersion) {
     throw Error(fmt::format("{}: shard format version {} is newer than this c2am reads ({}); update c2am", f,
                             version, kShardFormatVersion));
   }
   if (version < 1) throw Error(fmt::format("{}: invalid shard format version {}", f, version));
   if (version < st.oldest_version)
-    throw Error(fmt::format("{}: shard format version {} is refused here (the oldest accepted is {}); repack the "
-                            "folder with this c2am (c2am pack --force)",
-                            f, version, st.oldest_version));
-  st.version = version;
+    throw Error(
+        fmt::format("{}: shard format version {} is refused here (the oldest accepted is {}); repack the "
+                    "folder with this c2am (c2am pack --force)",
+                    f, version, st.oldest_version));
   const bool v1 = version == 1;  // variable-length strings allowed only there
-  st.info.layout = h5::read_attr_string(st.file, f, "layout", v1);
-  st.info.split = h5::read_attr_string(st.file, f, "split", v1);
-  st.info.plan_id = h5::read_attr_string(st.file, f, "plan_id", v1);
-  st.info.shard_index = static_cast<int>(h5::read_attr_int(st.file, f, "shard_index"));
-  st.info.num_shards = static_cast<int>(h5::read_attr_int(st.file, f, "num_shards"));
-  st.count = h5::read_attr_int(st.file, f, "count");
+  if (v1 != Src::kReadsFormat1)
+    throw Error(fmt::format("{}: format {} read by the wrong reader (a bug)", f, version));
+  const std::string format = src.attr_string("format", v1);
+  if (format != kShardFormat) {
+    throw Error(fmt::format("{}: not a c2am shard (format attribute is '{}', expected '{}')", f, format,
+                            kShardFormat));
+  }
+  st.version = version;
+  st.info.layout = src.attr_string("layout", v1);
+  st.info.split = src.attr_string("split", v1);
+  st.info.plan_id = src.attr_string("plan_id", v1);
+  st.info.shard_index = static_cast<int>(src.attr_int("shard_index"));
+  st.info.num_shards = static_cast<int>(src.attr_int("num_shards"));
+  st.count = src.attr_int("count");
   if (st.count < 0) throw Error(fmt::format("{}: attribute 'count' is negative ({})", f, st.count));
   constexpr std::int64_t kMaxCount = std::int64_t{1} << 40;  // far beyond any shard; n + 1 must not overflow
   if (st.count > kMaxCount)
@@ -452,41 +508,37 @@ void load_shard(ReaderState& st) {
         fmt::format("{}: attribute 'count' is {}, more than a shard can hold (damaged)", f, st.count));
   const std::int64_t n = st.count;
 
-  st.image_data = open_byte_dataset(st.file, f, "/images/bytes");
-  const h5::Shape image_shape = h5::dataset_shape(st.image_data, f, "/images/bytes");
-  st.offsets = h5::read_dataset<std::uint64_t>(st.file, f, "/images/offsets", H5T_NATIVE_UINT64, 1, n + 1);
-  check_offsets(st.offsets, image_shape.rows, f, "/images/offsets", "/images/bytes");
-  st.labels = h5::read_dataset<std::int32_t>(st.file, f, "/images/label", H5T_NATIVE_INT32, 1, n);
-  st.sizes = h5::read_dataset<std::int32_t>(st.file, f, "/images/size", H5T_NATIVE_INT32, 2, n);
-  st.checksums = h5::read_dataset<std::uint64_t>(st.file, f, "/images/checksum", H5T_NATIVE_UINT64, 1, n);
+  const std::uint64_t image_bytes = src.open_bytes("/images/bytes", false);
+  st.offsets = src.template read<std::uint64_t>("/images/offsets", 1, n + 1);
+  check_offsets(st.offsets, image_bytes, f, "/images/offsets", "/images/bytes");
+  st.labels = src.template read<std::int32_t>("/images/label", 1, n);
+  st.sizes = src.template read<std::int32_t>("/images/size", 2, n);
+  st.checksums = src.template read<std::uint64_t>("/images/checksum", 1, n);
   if (v1) {
-    load_names_v1(st, n);
+    src.load_names_v1(n);
   } else {
-    load_names_v2(st, n);
+    load_names_v2(st, src, n);
   }
-  st.box_data = h5::read_dataset<float>(st.file, f, "/boxes/data", H5T_NATIVE_FLOAT, 4);
-  st.box_offsets = h5::read_dataset<std::uint64_t>(st.file, f, "/boxes/offsets", H5T_NATIVE_UINT64, 1, n + 1);
+  st.box_data = src.template read<float>("/boxes/data", 4, -1);
+  st.box_offsets = src.template read<std::uint64_t>("/boxes/offsets", 1, n + 1);
   check_offsets(st.box_offsets, st.box_data.size() / 4, f, "/boxes/offsets", "/boxes/data");
-  st.has_masks = h5::exists(st.file, f, "/masks");
+  st.has_masks = src.exists("/masks");
   if (st.has_masks) {
-    st.mask_data = open_byte_dataset(st.file, f, "/masks/bytes");
-    const h5::Shape mask_shape = h5::dataset_shape(st.mask_data, f, "/masks/bytes");
-    st.mask_offsets =
-        h5::read_dataset<std::uint64_t>(st.file, f, "/masks/offsets", H5T_NATIVE_UINT64, 1, n + 1);
-    check_offsets(st.mask_offsets, mask_shape.rows, f, "/masks/offsets", "/masks/bytes");
-    if (!v1)
-      st.mask_checksums = h5::read_dataset<std::uint64_t>(st.file, f, "/masks/checksum", H5T_NATIVE_UINT64, 1, n);
+    const std::uint64_t mask_bytes = src.open_bytes("/masks/bytes", true);
+    st.mask_offsets = src.template read<std::uint64_t>("/masks/offsets", 1, n + 1);
+    check_offsets(st.mask_offsets, mask_bytes, f, "/masks/offsets", "/masks/bytes");
+    if (!v1) st.mask_checksums = src.template read<std::uint64_t>("/masks/checksum", 1, n);
   }
   if (!v1) {  // before anything of it is used
-    const std::string stored = h5::read_attr_string(st.file, f, "metadata_checksum", false);
+    const std::string stored = src.attr_string("metadata_checksum", false);
     const std::string computed = checksum_text(metadata_checksum(st, st.info, n, st.has_masks));
     if (stored != computed)
       throw Error(
           fmt::format("{}: metadata checksum mismatch (stored '{}', computed '{}'): its labels, sizes, "
                       "names, boxes, offsets or checksums were changed or damaged",
                       f, stored, computed));
-    add_data_range(st.image_data, f, "/images/bytes", st.data_ranges);
-    if (st.has_masks) add_data_range(st.mask_data, f, "/masks/bytes", st.data_ranges);
+    src.add_data_range("/images/bytes", false);
+    if (st.has_masks) src.add_data_range("/masks/bytes", true);
     std::sort(st.data_ranges.begin(), st.data_ranges.end());
   }
   st.boxes.resize(static_cast<size_t>(n));
@@ -566,17 +618,25 @@ ShardReader::ShardReader(const std::string& path, int oldest_version, const Shar
                               "lists; it is not opened",
                               path, expected->checksum, sum));
   }
+  // c2am's own reader parses the structure first: libhdf5 never sees a
+  // format-2 shard, and sees a format-1 one only after its structure checked out.
+  st.lite = std::make_unique<h5subset::File>(path);
+  if (!st.lite->has_attribute("format"))
+    throw Error(fmt::format("{}: not a c2am shard (no attribute 'format')", path));
+  // (format 1 where it is refused here is refused by load_shard, before libhdf5 opens it)
+  const bool v1 = st.lite->attr_int("version") == 1 && st.oldest_version <= 1;
   h5::Lock lock;
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    throw Error(fmt::format("{}: not an HDF5 file (not a c2am shard, or damaged at its start)", path));
-  }
   try {
-    st.file = h5::Hid(C2AM_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
-                                    "open the file (cut short or damaged?)"),
-                      H5Fclose);
-    h5::refuse_foreign_storage(st.file, path);  // before anything is read through a link
-    load_shard(st);
+    if (v1) {
+      st.file = h5::Hid(C2AM_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
+                                      "open the file (cut short or damaged?)"),
+                        H5Fclose);
+      h5::refuse_foreign_storage(st.file, path);  // before anything is read through a link
+      st.lite.reset();
+      load_shard(st, Hdf5Shard<State>{st});
+    } else {
+      load_shard(st, LiteShard<State>{st});
+    }
     if (expected != nullptr && st.data_ranges != expected->data)
       throw Error(fmt::format("{}: its image and mask data lie at {}, the manifest says {}", path,
                               ranges_text(st.data_ranges), ranges_text(expected->data)));
@@ -638,7 +698,9 @@ std::vector<std::uint8_t> ShardReader::image_bytes(std::int64_t i) const {
   const size_t k = checked_index(st, i);
   const std::string where = fmt::format("{}[{}] ({})", st.path, i, st.names[k]);
   std::vector<std::uint8_t> bytes;
-  {
+  if (st.lite) {
+    bytes = st.lite->read_bytes(*st.lite_images, where, st.offsets[k], st.offsets[k + 1]);
+  } else {
     h5::Lock lock;
     bytes = h5::read_bytes(st.image_data, where, st.offsets[k], st.offsets[k + 1]);
   }
@@ -652,7 +714,9 @@ std::vector<std::uint8_t> ShardReader::mask_bytes(std::int64_t i) const {
   if (!st.has_masks || st.mask_offsets[k] == st.mask_offsets[k + 1]) return {};
   const std::string where = fmt::format("{}[{}] ({}) mask", st.path, i, st.names[k]);
   std::vector<std::uint8_t> bytes;
-  {
+  if (st.lite) {
+    bytes = st.lite->read_bytes(*st.lite_masks, where, st.mask_offsets[k], st.mask_offsets[k + 1]);
+  } else {
     h5::Lock lock;
     bytes = h5::read_bytes(st.mask_data, where, st.mask_offsets[k], st.mask_offsets[k + 1]);
   }

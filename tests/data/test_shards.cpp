@@ -15,6 +15,7 @@
 
 #include "common/h5_edit.h"
 #include "common/temp_dir.h"
+#include "data/h5_subset.h"
 #include "data/shards.h"
 #include "image/jpeg.h"
 #include "image/png.h"
@@ -407,11 +408,12 @@ TEST(Shards, DamagedImageOrMaskBytesAreAnErrorNamingShardIndexAndName) {
 }
 
 // The manifest's header (the xxh64 of every byte outside the image and mask
-// data) is checked before libhdf5 sees the file: a damaged HDF5 structure is
-// refused naming the file, whatever libhdf5 would have done with it (fuzzing
-// found a use-after-free inside libhdf5 1.10.8 on a damaged object header:
-// tests/fuzz/libhdf5-findings/); damaged image bytes are the per-image
-// checksums' business and leave the header intact.
+// data) is checked before the file is parsed at all: a damaged HDF5
+// structure is refused naming the file (a second line behind c2am's own HDF5
+// reader, below; fuzzing found a use-after-free inside libhdf5 1.10.8 on a
+// damaged object header: tests/fuzz/corpus/shard/regress-libhdf5-*.h5);
+// damaged image bytes are the per-image checksums' business and leave the
+// header intact.
 TEST(Shards, ManifestHeaderKeepsDamagedStructuresAwayFromLibhdf5) {
   const std::string dir = fresh("header");
   const auto ss = samples();
@@ -448,6 +450,193 @@ TEST(Shards, ManifestHeaderKeepsDamagedStructuresAwayFromLibhdf5) {
   expect_error([&] { r.image_bytes(1); }, {path + "[1]", "checksum mismatch"});
   std::ofstream(path, std::ios::binary | std::ios::trunc) << good.substr(0, image_at + image_size / 2);  // cut short
   expect_error([&] { ShardReader cut(path, 1, &*m.shards[0].header); }, {path, "does not fit the"});
+}
+
+// c2am's own HDF5 reader (data/h5_subset.h), which reads format 2 in place
+// of libhdf5, sees what libhdf5 sees in a packed shard: every root attribute,
+// every dataset's type, shape, bytes and file range.
+TEST(Shards, OwnHdf5ReaderReadsWhatLibhdf5Reads) {
+  namespace h5s = c2am::data::h5subset;
+  const std::string dir = fresh("own_reader");
+  const std::string path = pack_one(dir, samples());
+  const h5s::File lite(path);
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  for (const char* name : {"format", "layout", "split", "plan_id", "metadata_checksum"}) {
+    SCOPED_TRACE(name);
+    const hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    const hid_t t = H5Aget_type(a);
+    std::string value(H5Tget_size(t), '\0');
+    ASSERT_GE(H5Aread(a, t, value.data()), 0);
+    value.erase(value.find_last_not_of('\0') + 1);
+    EXPECT_EQ(lite.attr_string(name, 1 << 16), value);
+    H5Tclose(t);
+    H5Aclose(a);
+  }
+  for (const char* name : {"version", "shard_index", "num_shards", "count"}) {
+    std::int64_t v = -1;
+    const hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    ASSERT_GE(H5Aread(a, H5T_NATIVE_INT64, &v), 0);
+    H5Aclose(a);
+    EXPECT_EQ(lite.attr_int(name), v) << name;
+  }
+  const std::vector<std::string> datasets = {"/images/bytes",        "/images/offsets",  "/images/label",
+                                             "/images/size",         "/images/checksum", "/images/name_bytes",
+                                             "/images/name_offsets", "/boxes/data",      "/boxes/offsets",
+                                             "/masks/bytes",         "/masks/offsets",   "/masks/checksum"};
+  for (const std::string& p : datasets) {
+    SCOPED_TRACE(p);
+    const h5s::Dataset& ds = lite.dataset(p);
+    const hid_t d = H5Dopen2(f, p.c_str(), H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    const hid_t t = H5Dget_type(d);
+    const hid_t space = H5Dget_space(d);
+    hsize_t dims[2] = {0, 0};
+    const int rank = H5Sget_simple_extent_dims(space, dims, nullptr);
+    ASSERT_EQ(ds.rank, rank);
+    for (int i = 0; i < rank; ++i) EXPECT_EQ(ds.dims[i], dims[i]);
+    EXPECT_EQ(ds.type.size, H5Tget_size(t));
+    EXPECT_EQ(ds.address, H5Dget_offset(d));
+    EXPECT_EQ(ds.storage, H5Dget_storage_size(d));
+    std::string want(H5Tget_size(t) * ds.elements(), '\0');
+    if (!want.empty()) ASSERT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, want.data()), 0);
+    std::string got;
+    const std::uint64_t columns = rank == 2 ? dims[1] : 1;
+    if (H5Tget_class(t) == H5T_FLOAT) {
+      const auto v = lite.read<float>(p, columns);
+      got.assign(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+    } else if (H5Tget_size(t) == 1) {
+      const auto v = lite.read<std::uint8_t>(p, columns);
+      got.assign(v.begin(), v.end());
+      if (!v.empty())
+        EXPECT_EQ(lite.read_bytes(ds, "here", 1, 3), std::vector<std::uint8_t>(v.begin() + 1, v.begin() + 3));
+    } else if (H5Tget_size(t) == 4) {
+      const auto v = lite.read<std::int32_t>(p, columns);
+      got.assign(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+    } else {
+      const auto v = lite.read<std::uint64_t>(p, columns);
+      got.assign(reinterpret_cast<const char*>(v.data()), v.size() * 8);
+    }
+    EXPECT_EQ(got, want);
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  EXPECT_TRUE(lite.exists("/masks"));
+  EXPECT_FALSE(lite.exists("/nothing"));
+  expect_error([&] { (void)lite.dataset("/nothing"); }, {path, "dataset '/nothing' is missing"});
+  expect_error([&] { (void)lite.read<std::uint64_t>("/images/label"); },
+               {path, "'/images/label' is of type int32"});
+}
+
+// What pack never writes is refused by name, before anything is read: a
+// second name for an object, chunked, big-endian or non-IEEE data, HDF5's
+// newer file formats.
+TEST(Shards, OwnHdf5ReaderRefusesWhatPackDoesNotWrite) {
+  const std::string dir = fresh("own_reader_refuses");
+  const std::string path = pack_one(dir, samples());
+  const std::string copy = dir + "/copy.h5";
+  auto fresh_copy = [&] { fs::copy_file(path, copy, fs::copy_options::overwrite_existing); };
+  auto replace_label = [&](hid_t type, bool chunked) {
+    edit_hdf5(copy, [&](hid_t f) {
+      ASSERT_GE(H5Ldelete(f, "/images/label", H5P_DEFAULT), 0);
+      const hsize_t dims[1] = {5};
+      const hid_t space = H5Screate_simple(1, dims, nullptr);
+      const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      if (chunked) ASSERT_GE(H5Pset_chunk(dcpl, 1, dims), 0);
+      const hid_t d = H5Dcreate2(f, "/images/label", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+      ASSERT_GE(d, 0);
+      const std::int32_t v[5] = {0, 1, 2, 3, 4};
+      ASSERT_GE(H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+      H5Dclose(d);
+      H5Pclose(dcpl);
+      H5Sclose(space);
+    });
+  };
+  fresh_copy();
+  replace_label(H5T_STD_I32LE, true);
+  expect_error([&] { ShardReader r(copy); }, {copy, "'/images/label' is not stored contiguously"});
+  fresh_copy();
+  replace_label(H5T_STD_I32BE, false);
+  expect_error([&] { ShardReader r(copy); },
+               {copy, "'/images/label' is of type int32 big-endian, format 2 stores int32"});
+  fresh_copy();
+  edit_hdf5(copy, [](hid_t f) {
+    ASSERT_GE(H5Lcreate_hard(f, "/images/label", f, "/alias", H5P_DEFAULT, H5P_DEFAULT), 0);
+  });
+  expect_error([&] { ShardReader r(copy); }, {copy, "is a second name of an object already reached"});
+
+  const std::string latest = dir + "/latest.h5";  // superblock 3, object headers 2
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  ASSERT_GE(H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), 0);
+  const hid_t f = H5Fcreate(latest.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  ASSERT_GE(f, 0);
+  H5Fclose(f);
+  H5Pclose(fapl);
+  expect_error([&] { ShardReader r(latest); }, {latest, "superblock version 3"});
+}
+
+// Every input that made libhdf5 crash, read out of bounds, read freed memory
+// or allocate gigabytes when the fuzz harness opened it as a shard
+// (tests/fuzz/corpus/shard/regress-libhdf5-*.h5) is now a plain error naming the file: format
+// 2 is read by c2am's own reader, and libhdf5 opens a format-1 shard only
+// after that reader parsed its structure.
+TEST(Shards, InputsThatCrashedLibhdf5AreErrorsNamingTheFile) {
+  const fs::path findings = fs::path(C2AM_SOURCE_DIR) / "tests/fuzz/corpus/shard";
+  int seen = 0;
+  for (const auto& e : fs::directory_iterator(findings)) {
+    if (e.path().filename().string().rfind("regress-libhdf5-", 0) != 0) continue;
+    ++seen;
+    SCOPED_TRACE(e.path().filename().string());
+    for (const int oldest : {1, 2})
+      expect_error([&] { ShardReader r(e.path().string(), oldest); }, {e.path().string()});
+  }
+  EXPECT_GE(seen, 5);
+}
+
+// Every flip of every byte outside the image and mask data, and every
+// truncation, of a packed shard opened without its manifest: an error naming
+// the file, or a shard that still reads (a byte no reader uses). Never a
+// crash, never another exception (the sanitized build runs this too).
+TEST(Shards, EveryDamagedStructureByteAndEveryTruncationIsAnErrorOrHarmless) {
+  const std::string dir = fresh("every_byte");
+  const std::string path = pack_one(dir, samples());
+  const std::string good = c2am::util::read_file(path);
+  const auto header = ShardReader(path).header();
+  ASSERT_TRUE(header.has_value());
+  const std::string copy = dir + "/copy.h5";
+  auto in_data = [&](std::size_t at) {
+    for (const auto& [o, n] : header->data)
+      if (at >= o && at < o + n) return true;
+    return false;
+  };
+  auto open_all = [&](const std::string& bytes) {
+    std::ofstream(copy, std::ios::binary | std::ios::trunc) << bytes;
+    try {
+      ShardReader r(copy, 2);
+      for (std::int64_t i = 0; i < r.size(); ++i) {
+        (void)r.image_bytes(i);
+        (void)r.mask_bytes(i);
+      }
+      return 0;
+    } catch (const c2am::Error& e) {
+      EXPECT_TRUE(contains(e.what(), copy)) << e.what();
+      return 1;
+    }
+  };
+  int refused = 0, read = 0;
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    if (in_data(at)) continue;
+    std::string bytes = good;
+    bytes[at] = static_cast<char>(bytes[at] ^ 0xff);
+    (open_all(bytes) != 0 ? refused : read) += 1;
+  }
+  for (std::size_t n = 0; n < good.size(); n += 7) EXPECT_EQ(open_all(good.substr(0, n)), 1) << n;
+  // The metadata checksum catches every changed value; what still reads is
+  // padding and fields no reader uses (reserved bytes, free-space records).
+  EXPECT_GT(refused, 0);
+  std::printf("structure bytes flipped: %d refused, %d harmless\n", refused, read);
 }
 
 // A folder packed by c2am before format 2 (tests/fixtures/data/cub-v1, 3

@@ -1,9 +1,11 @@
 // Fuzz harness: one HDF5 shard of format 2 (data::ShardReader): open (schema,
 // external links and storage refused, metadata loaded and checked against
 // its checksum), then every sample's metadata, image bytes and mask bytes
-// read (each checked against its xxh64). Format 1 is refused before any of
-// its variable-length strings is read: libhdf5 reads those through its
-// global heap, which a crafted file can hang or crash (docs/data-format.md).
+// read (each checked against its xxh64). Format 2 is read by c2am's own HDF5
+// reader (data/h5_subset.cpp), never by libhdf5; format 1, which only
+// libhdf5 reads, is refused here before libhdf5 opens it (its
+// variable-length strings go through libhdf5's global heap, which a crafted
+// file can hang or crash: docs/data-format.md).
 #include <cstddef>
 #include <cstdint>
 #include <exception>
