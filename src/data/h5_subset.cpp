@@ -21,6 +21,9 @@ constexpr std::uint64_t kUndefined = ~std::uint64_t{0};
 // Bounds no shard comes near (pack's object headers and heaps are a few KiB):
 // a damaged length must not make the reader allocate or loop without end.
 constexpr std::uint64_t kMaxBlockBytes = std::uint64_t{16} << 20;
+// All structure bytes one parse may read: 4096 objects whose headers point at
+// one 16 MiB block would otherwise read 64 GiB.
+constexpr std::uint64_t kMaxStructureBytes = std::uint64_t{256} << 20;
 constexpr int kMaxObjects = 4096;
 constexpr int kMaxContinuations = 1024;
 constexpr int kMaxMessages = 1 << 16;
@@ -203,17 +206,22 @@ struct Parser {
   File& f;
   std::set<std::uint64_t> objects_seen, nodes_seen;
   int objects = 0;
+  std::uint64_t structure_bytes = 0;
 
   [[noreturn]] void fail(std::string_view what) const {
     throw Error(fmt::format("{}: {} (damaged, or not written by c2am pack)", f.path_, what));
   }
 
-  std::string read_at(std::uint64_t address, std::uint64_t length, std::string_view what) const {
+  std::string read_at(std::uint64_t address, std::uint64_t length, std::string_view what) {
     if (address == kUndefined || address > f.size_ || length > f.size_ - address)
       fail(fmt::format("{} at byte {} ({} bytes) lies outside the {}-byte file", what, address, length,
                        f.size_));
     if (length > kMaxBlockBytes)
       fail(fmt::format("{} at byte {} claims {} bytes (at most {})", what, address, length, kMaxBlockBytes));
+    structure_bytes += length;
+    if (structure_bytes > kMaxStructureBytes)
+      fail(
+          fmt::format("its structure makes the reader read over {} bytes (at {})", kMaxStructureBytes, what));
     std::string out(static_cast<std::size_t>(length), '\0');
     std::size_t done = 0;
     while (done < out.size()) {
@@ -672,7 +680,7 @@ File::File(const std::string& path) : path_(path) {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) throw_errno("cannot size shard", path);
     size_ = static_cast<std::uint64_t>(st.st_size);
-    Parser p{*this, {}, {}, 0};
+    Parser p{*this, {}, {}, 0, 0};
     const std::uint64_t root = p.superblock();
     p.object(root, "/", 0);
   } catch (...) {
