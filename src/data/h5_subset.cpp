@@ -473,6 +473,19 @@ struct Parser {
                     f.path_, path, used, first));
   }
 
+  // A link-info or attribute-info message: version, flags, an optional field
+  // of `optional_bytes` (flag bit 0), then the fractal heap's address, which
+  // is undefined unless the links or attributes are stored densely.
+  void refuse_dense(const Message& m, const std::string& where, int optional_bytes, const std::string& what) {
+    guarded([&] {
+      Cursor c(m.data, where);
+      c.skip(1);
+      if ((c.u(1) & 1) != 0) c.skip(static_cast<std::uint64_t>(optional_bytes));
+      if (c.u(8) != kUndefined) fail(what + " (c2am pack does not)");
+      return 0;
+    });
+  }
+
   void object(std::uint64_t address, const std::string& path, int depth) {
     if (++objects > kMaxObjects) fail(fmt::format("more than {} objects", kMaxObjects));
     if (depth > kMaxDepth) fail(fmt::format("'{}' is nested over {} groups deep", path, kMaxDepth));
@@ -522,19 +535,10 @@ struct Parser {
         case kExternalFiles:
           external_files(m, path);
           break;
-        case kLinkInfo: {
+        case kLinkInfo:
           new_group = true;
-          guarded([&] {
-            Cursor c(m.data, where);
-            c.skip(1);
-            const auto flags = c.u(1);
-            if ((flags & 1) != 0) c.skip(8);
-            if (c.u(8) != kUndefined)
-              fail(fmt::format("group '{}' stores its links densely (c2am pack does not)", path));
-            return 0;
-          });
+          refuse_dense(m, where, 8, fmt::format("group '{}' stores its links densely", path));
           break;
-        }
         case kLink:
           new_group = true;
           guarded([&] {
@@ -543,15 +547,7 @@ struct Parser {
           });
           break;
         case kAttributeInfo:
-          guarded([&] {
-            Cursor c(m.data, where);
-            c.skip(1);
-            const auto flags = c.u(1);
-            if ((flags & 1) != 0) c.skip(2);
-            if (c.u(8) != kUndefined)
-              fail(fmt::format("'{}' stores its attributes densely (c2am pack does not)", path));
-            return 0;
-          });
+          refuse_dense(m, where, 2, fmt::format("'{}' stores its attributes densely", path));
           break;
         default:
           fail(
@@ -590,13 +586,13 @@ struct Parser {
       const auto version = c.u(1);
       if (version != 3 && version != 4)
         fail(fmt::format("'{}': data layout message version {} (c2am pack writes version 3)", path, version));
-      ds.layout_class = static_cast<int>(c.u(1));
-      if (ds.layout_class == 3)
+      const auto layout_class = c.u(1);
+      if (layout_class == 3)
         throw Error(
             fmt::format("{}: dataset '{}' is a virtual dataset (its data lives in other files): refused (a "
                         "shard must be self-contained)",
                         f.path_, path));
-      if (ds.layout_class == 1) {
+      if (layout_class == 1) {
         ds.contiguous = !filtered;
         ds.address = c.u(8);
         ds.storage = c.u(8);

@@ -45,7 +45,6 @@ struct Dataset {
   int rank = 0;
   std::vector<std::uint64_t> dims;
   bool contiguous = false;
-  int layout_class = -1;                      // 0 compact, 1 contiguous, 2 chunked
   std::uint64_t address = ~std::uint64_t{0};  // contiguous: where the data starts (undefined: nothing stored)
   std::uint64_t storage = 0;                  // contiguous: bytes stored
   std::uint64_t elements() const;             // product of dims (saturating)

@@ -60,13 +60,6 @@ class Hid {
   herr_t (*close_)(hid_t);
 };
 
-// Refuses a file that can make a reader open other files or read outside it:
-// any link that is not a hard link (external, soft or user-defined), and any
-// dataset with external raw storage (H5Pset_external) or a virtual layout.
-// Throws c2am::Error "<file>: <object> is an external link to '<target file>'
-// ...: refused (a shard must be self-contained)".
-void refuse_foreign_storage(hid_t file_id, const std::string& file);
-
 Hid open_dataset(hid_t loc, const std::string& file, const std::string& path, hid_t dapl = H5P_DEFAULT);
 bool exists(hid_t loc, const std::string& file, const std::string& path);
 

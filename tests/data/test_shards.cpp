@@ -499,7 +499,9 @@ TEST(Shards, OwnHdf5ReaderReadsWhatLibhdf5Reads) {
     EXPECT_EQ(ds.address, H5Dget_offset(d));
     EXPECT_EQ(ds.storage, H5Dget_storage_size(d));
     std::string want(H5Tget_size(t) * ds.elements(), '\0');
-    if (!want.empty()) ASSERT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, want.data()), 0);
+    if (!want.empty()) {
+      ASSERT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, want.data()), 0);
+    }
     std::string got;
     const std::uint64_t columns = rank == 2 ? dims[1] : 1;
     if (H5Tget_class(t) == H5T_FLOAT) {
@@ -508,8 +510,9 @@ TEST(Shards, OwnHdf5ReaderReadsWhatLibhdf5Reads) {
     } else if (H5Tget_size(t) == 1) {
       const auto v = lite.read<std::uint8_t>(p, columns);
       got.assign(v.begin(), v.end());
-      if (!v.empty())
+      if (!v.empty()) {
         EXPECT_EQ(lite.read_bytes(ds, "here", 1, 3), std::vector<std::uint8_t>(v.begin() + 1, v.begin() + 3));
+      }
     } else if (H5Tget_size(t) == 4) {
       const auto v = lite.read<std::int32_t>(p, columns);
       got.assign(reinterpret_cast<const char*>(v.data()), v.size() * 4);
@@ -544,7 +547,9 @@ TEST(Shards, OwnHdf5ReaderRefusesWhatPackDoesNotWrite) {
       const hsize_t dims[1] = {5};
       const hid_t space = H5Screate_simple(1, dims, nullptr);
       const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-      if (chunked) ASSERT_GE(H5Pset_chunk(dcpl, 1, dims), 0);
+      if (chunked) {
+        ASSERT_GE(H5Pset_chunk(dcpl, 1, dims), 0);
+      }
       const hid_t d = H5Dcreate2(f, "/images/label", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
       ASSERT_GE(d, 0);
       const std::int32_t v[5] = {0, 1, 2, 3, 4};
